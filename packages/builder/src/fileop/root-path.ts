@@ -1,0 +1,59 @@
+import { lstat, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { BuildError } from '@build-image/errors';
+
+const MAX_SYMLINKS = 255;
+
+/**
+ * Resolves `p` inside `root` as if `root` were `/`: every symlink met on the way is followed
+ * with absolute targets re-rooted at `root` and `..` clamped at `root` (containerd's
+ * `fs.RootPath`). The result is always `root` or a path below it, so a rootfs or a build
+ * context can never make a write land outside it.
+ *
+ * Components that do not exist are appended as they are. With `followFinal: false` the last
+ * component is not resolved (what `lstat`-style operations such as creating a symlink need).
+ */
+export async function resolveInRoot(root: string, p: string, options: { followFinal?: boolean } = {}): Promise<string> {
+  const followFinal = options.followFinal ?? true;
+  const pending = splitPath(p);
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = path.join(root, ...resolved, part);
+    if (pending.length === 0 && !followFinal) {
+      resolved.push(part);
+      break;
+    }
+    let isLink = false;
+    try {
+      isLink = (await lstat(candidate)).isSymbolicLink();
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    if (!isLink) {
+      resolved.push(part);
+      continue;
+    }
+    if (++links > MAX_SYMLINKS) {
+      throw new BuildError('E_SYMLINK_LOOP', `too many levels of symbolic links resolving ${p} inside ${root}`, { data: { path: p } });
+    }
+    const target = await readlink(candidate);
+    if (target.startsWith('/')) resolved.length = 0;
+    pending.unshift(...splitPath(target));
+  }
+  return path.join(root, ...resolved);
+}
+
+function splitPath(p: string): string[] {
+  return p.split('/').filter((s) => s !== '');
+}
+
+export function isNotFound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR');
+}
