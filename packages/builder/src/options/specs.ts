@@ -1,0 +1,166 @@
+/**
+ * Parsing of the option values that `docker buildx build` takes as CSV key=value lists
+ * (`--output type=oci,dest=out.tar`, `--secret id=npm,src=~/.npmrc`, `--cache-to type=local,dest=d`)
+ * and the `NAME=VALUE` forms (`--build-context`, `--build-arg`), with buildx's shorthands.
+ * The CLI and the GitHub Action both go through here, so they accept the same spellings.
+ */
+import { parse as parseCsv } from 'csv-parse/sync';
+import { BuildError } from '@build-image/errors';
+
+export class OptionError extends BuildError {
+  override readonly name = 'OptionError';
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('E_OPTION', message, { data });
+  }
+}
+
+/** One CSV option value as ordered key/value pairs (`type=oci,dest=x` → [['type','oci'],['dest','x']]). */
+export function parseCsvPairs(value: string, flag: string): Array<[string, string]> {
+  let fields: string[];
+  try {
+    fields = (parseCsv(value, { relax_quotes: true, trim: false }) as string[][])[0] ?? [];
+  } catch (e) {
+    throw new OptionError(`${flag}: cannot parse "${value}" as comma-separated key=value pairs: ${(e as Error).message}`, { value });
+  }
+  return fields.map((f) => {
+    const eq = f.indexOf('=');
+    return eq < 0 ? [f.trim().toLowerCase(), ''] : [f.slice(0, eq).trim().toLowerCase(), f.slice(eq + 1)];
+  });
+}
+
+function parseBool(v: string, flag: string, key: string): boolean {
+  if (v === '' || /^(1|t|true|yes)$/i.test(v)) return true;
+  if (/^(0|f|false|no)$/i.test(v)) return false;
+  throw new OptionError(`${flag}: ${key}=${v} is not a boolean (true or false)`, { key, value: v });
+}
+
+/** Where a build's image goes (BuildKit exporters). */
+export type OutputSpec =
+  | { type: 'oci' | 'docker'; dest?: string; tar: boolean; names: string[]; attrs: Record<string, string> }
+  | { type: 'local'; dest: string; attrs: Record<string, string> }
+  | { type: 'tar'; dest: string; attrs: Record<string, string> }
+  | { type: 'image' | 'registry'; names: string[]; push: boolean; insecure: boolean; attrs: Record<string, string> };
+
+/**
+ * `--output` as buildx reads it: `type=...,dest=...`, or a bare path meaning `type=local,dest=PATH`
+ * (`-` means a tar on stdout).
+ */
+export function parseOutputSpec(value: string): OutputSpec {
+  if (!value.includes('=')) {
+    return value === '-' ? { type: 'tar', dest: '-', attrs: {} } : { type: 'local', dest: value, attrs: {} };
+  }
+  const attrs: Record<string, string> = {};
+  for (const [k, v] of parseCsvPairs(value, '--output')) attrs[k] = v;
+  const type = attrs.type;
+  const names = (attrs.name ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  switch (type) {
+    case 'oci':
+    case 'docker': {
+      const tar = attrs.tar === undefined ? true : parseBool(attrs.tar, '--output', 'tar');
+      if (!tar && !attrs.dest) throw new OptionError(`--output type=${type},tar=false needs dest=DIR`);
+      return { type, ...(attrs.dest !== undefined ? { dest: attrs.dest } : {}), tar, names, attrs };
+    }
+    case 'local':
+    case 'tar':
+      if (!attrs.dest) throw new OptionError(`--output type=${type} needs dest=PATH`);
+      return { type, dest: attrs.dest, attrs };
+    case 'image':
+    case 'registry':
+      return {
+        type,
+        names,
+        push: type === 'registry' || (attrs.push !== undefined && parseBool(attrs.push, '--output', 'push')),
+        insecure: attrs['registry.insecure'] !== undefined && parseBool(attrs['registry.insecure'], '--output', 'registry.insecure'),
+        attrs,
+      };
+    case undefined:
+      throw new OptionError(`--output ${value}: missing type= (oci, docker, local, tar, image or registry)`);
+    default:
+      throw new OptionError(`--output type=${type} is not supported (use oci, docker, local, tar, image or registry)`, { type });
+  }
+}
+
+/** A named build context (`--build-context NAME=VALUE`). */
+export type BuildContextSpec =
+  | { name: string; kind: 'image'; ref: string }
+  | { name: string; kind: 'oci-layout'; dir: string; tag?: string; digest?: string }
+  | { name: string; kind: 'local'; dir: string };
+
+export function parseBuildContextSpec(value: string): BuildContextSpec {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new OptionError(`--build-context ${value}: expected NAME=VALUE (docker-image://REF, oci-layout://DIR[:TAG|@DIGEST] or a directory)`);
+  const name = value.slice(0, eq);
+  const src = value.slice(eq + 1);
+  if (src.startsWith('docker-image://')) return { name, kind: 'image', ref: src.slice('docker-image://'.length) };
+  if (src.startsWith('oci-layout://')) {
+    let rest = src.slice('oci-layout://'.length);
+    let digest: string | undefined;
+    let tag: string | undefined;
+    const at = rest.lastIndexOf('@');
+    if (at > 0) {
+      digest = rest.slice(at + 1);
+      rest = rest.slice(0, at);
+    }
+    const colon = rest.lastIndexOf(':');
+    if (colon > 0 && !rest.slice(colon + 1).includes('/')) {
+      tag = rest.slice(colon + 1);
+      rest = rest.slice(0, colon);
+    }
+    return { name, kind: 'oci-layout', dir: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) {
+    throw new OptionError(`--build-context ${name}=${src}: this source kind is not supported yet (docker-image://, oci-layout:// and directories are)`);
+  }
+  return { name, kind: 'local', dir: src };
+}
+
+/** `--secret id=ID[,src=FILE|,env=VAR]` (also `type=file|env`; `source`, `target`?). */
+export interface SecretSpec {
+  id: string;
+  file?: string;
+  env?: string;
+}
+
+export function parseSecretSpec(value: string): SecretSpec {
+  const pairs = Object.fromEntries(parseCsvPairs(value, '--secret'));
+  const id = pairs.id;
+  if (!id) throw new OptionError(`--secret ${value}: id= is required`);
+  const file = pairs.src ?? pairs.source;
+  const env = pairs.env;
+  if (pairs.type === 'env' || (env !== undefined && file === undefined)) return { id, env: env ?? file ?? id };
+  if (file === undefined) {
+    // buildx: with neither src nor env, an env var named like the id wins if set, else a file? Keep it explicit.
+    return { id, env: id };
+  }
+  return { id, file };
+}
+
+/** `--ssh default|ID[=SOCKET|KEY...]`. */
+export interface SshSpec {
+  id: string;
+  paths: string[];
+}
+
+export function parseSshSpec(value: string): SshSpec {
+  const eq = value.indexOf('=');
+  if (eq < 0) return { id: value, paths: [] };
+  return { id: value.slice(0, eq), paths: value.slice(eq + 1).split(',').filter(Boolean) };
+}
+
+/**
+ * `--build-arg K=V`; a bare `K` takes the value from the environment, and is dropped when the
+ * variable is unset (docker's rule).
+ */
+export function parseKeyValueArgs(values: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq < 0) {
+      const fromEnv = env[v];
+      if (fromEnv !== undefined) out[v] = fromEnv;
+    } else {
+      out[v.slice(0, eq)] = v.slice(eq + 1);
+    }
+  }
+  return out;
+}
