@@ -77,7 +77,8 @@ describe('RUN', () => {
     [['--security=root'], 'security "root" is not valid'],
     [['--network=none', '--network=host'], 'duplicate flag specified: --network'],
     [['--mount=from=$X,target=/x'], "'from' doesn't support variable expansion"],
-    [['--mount=target="/a'], 'extraneous or missing " in quoted-field'],
+    [['--mount="target=/a'], 'extraneous or missing " in quoted-field'],
+    [['--mount=target="/a"'], 'bare " in non-quoted-field'],
     [['--mount'], 'missing a value on flag: --mount'],
     [['--device=x'], 'unknown flag: --device'],
   ])('rejects %j', (flags, msg) => fails(node('RUN', ['true'], { flags }), 'E_FLAG', msg));
@@ -270,7 +271,7 @@ describe('mount resolution (after expansion)', () => {
     expect(resolveMount(parseMountSpec('type=cache,target=$D'), (w) => w.replace('$D', '/dir'))).toMatchObject({ target: '/dir' });
   });
   it('CSV and sizes like Go', () => {
-    expect(splitCsv('a,"b,c",d=""""')).toEqual(['a', 'b,c', 'd=""""']);
+    expect(splitCsv('a,"b,c","d=""x"""')).toEqual(['a', 'b,c', 'd="x"']);
     expect(splitCsv('"x=a,b",y')).toEqual(['x=a,b', 'y']);
     expect(() => splitCsv('a"b')).toThrow('bare " in non-quoted-field');
     expect(ramInBytes('1.5GiB')).toBe(1.5 * 1024 ** 3);
