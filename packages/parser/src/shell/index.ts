@@ -1,1 +1,2 @@
 export type * from './types.js';
+export { ShellLex } from './lex.js';
