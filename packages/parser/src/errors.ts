@@ -18,7 +18,8 @@ export type DockerfileErrorCode =
   | 'E_UNKNOWN_STAGE' // --from / FROM names a stage that does not exist (or is defined later)
   | 'E_CYCLE'
   | 'E_TARGET' // --target names no stage
-  | 'E_PLATFORM'; // a platform string that cannot be parsed
+  | 'E_PLATFORM' // a platform string that cannot be parsed
+  | 'E_LINE_TOO_LONG'; // a physical line longer than BuildKit's 64 KiB scanner limit
 
 /**
  * An error in a Dockerfile: carries the code, `file:line:column` and the source text so the CLI
