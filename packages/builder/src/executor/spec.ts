@@ -1,0 +1,197 @@
+/**
+ * The OCI runtime spec for one RUN, built by a pure function (BuildKit: executor/oci/spec.go on
+ * top of containerd's default Unix spec). The runc wrapper only writes it to disk.
+ *
+ * Deliberate differences from BuildKit, and why:
+ * - no seccomp profile: Docker's default profile is a large allow-list that must track the
+ *   kernel and libseccomp; the container keeps Docker's capability set, masked and read-only
+ *   /proc paths, and private pid/ipc/uts/mount namespaces. `seccomp` is the place to add it.
+ * - no AppArmor profile (none is loaded on the hosts we target).
+ * - no cgroup limits (`linux.resources`): hosts may be cgroup v1, hybrid or v2, and rootless
+ *   runc cannot write to cgroups anyway.
+ * - no `process.rlimits`: like BuildKit (moby/buildkit#678), the RUN inherits the engine's limits.
+ */
+import type { NetworkMode, ResolvedUser, RuntimeMount, RuntimeRlimit, RuntimeSpec } from './types.js';
+
+/** PATH given to a RUN whose environment has none (Docker's and BuildKit's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Hostname inside every RUN, as BuildKit sets it (deterministic, unlike Docker's random id). */
+export const DEFAULT_HOSTNAME = 'buildkitsandbox';
+
+/**
+ * Docker's 14 default capabilities (moby `oci/caps/defaults.go`), bit mask `0xa80425fb`.
+ * Docker ≥ 20.10 leaves the inheritable and ambient sets empty.
+ */
+export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+]);
+
+/** /proc and /sys paths hidden from the container (containerd's default spec, used by BuildKit). */
+export const DEFAULT_MASKED_PATHS: readonly string[] = Object.freeze([
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+  '/proc/scsi',
+]);
+
+/** /proc paths mounted read-only (containerd's default spec). */
+export const DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze([
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+]);
+
+/** Inputs of {@link buildRuntimeSpec}; everything host-specific arrives resolved. */
+export interface RuntimeSpecOptions {
+  /** Root filesystem directory (absolute). */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ResolvedUser;
+  network?: NetworkMode;
+  hostname?: string;
+  /** Host path of the generated hosts file, bind-mounted read-only at /etc/hosts. */
+  hostsPath: string;
+  /** Host path of the generated resolv.conf, bind-mounted read-only at /etc/resolv.conf. */
+  resolvConfPath: string;
+  /** The step's own mounts, already translated (see `toRuntimeMounts`). */
+  mounts?: RuntimeMount[];
+  /** `--ulimit` values; absent means inherit the engine's limits. */
+  rlimits?: RuntimeRlimit[];
+}
+
+/** Adds PATH when the environment lacks it, keeping order otherwise. */
+export function withDefaultPath(env: readonly string[]): string[] {
+  return env.some((e) => e.startsWith('PATH=')) ? [...env] : [...env, `PATH=${DEFAULT_PATH}`];
+}
+
+/**
+ * Builds the runtime spec of one RUN. Pure: same options, same object.
+ *
+ * @example
+ * ```ts
+ * const spec = buildRuntimeSpec({ rootfs: '/s/merged', args: ['/bin/sh', '-c', 'id'], env: [], cwd: '/',
+ *   user: { uid: 0, gid: 0, additionalGids: [] }, hostsPath: '/s/hosts', resolvConfPath: '/s/resolv.conf' });
+ * spec.process.capabilities.effective.length // 14
+ * ```
+ */
+export function buildRuntimeSpec(options: RuntimeSpecOptions): RuntimeSpec {
+  const network = options.network ?? 'host';
+  const caps = [...DEFAULT_CAPABILITIES];
+  const namespaces: Array<{ type: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // A new network namespace gives loopback only (runc brings lo up); host mode shares the host's.
+  if (network === 'none') namespaces.push({ type: 'network' });
+  const user: RuntimeSpec['process']['user'] = { uid: options.user.uid, gid: options.user.gid };
+  if (options.user.additionalGids.length > 0) user.additionalGids = [...options.user.additionalGids];
+  const spec: RuntimeSpec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user,
+      args: [...options.args],
+      env: withDefaultPath(options.env),
+      cwd: options.cwd,
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
+      noNewPrivileges: false,
+    },
+    root: { path: options.rootfs, readonly: false },
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+      { destination: '/etc/resolv.conf', type: 'bind', source: options.resolvConfPath, options: ['nosuid', 'noexec', 'nodev', 'rbind', 'ro'] },
+      { destination: '/etc/hosts', type: 'bind', source: options.hostsPath, options: ['nosuid', 'noexec', 'nodev', 'rbind', 'ro'] },
+      ...(options.mounts ?? []).map((m) => ({ ...m, ...(m.options ? { options: [...m.options] } : {}) })),
+    ],
+    linux: {
+      namespaces,
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      // runc adds /dev/null, zero, full, random, urandom and tty itself (bind-mounting them
+      // when it runs in a user namespace), plus /dev/ptmx -> pts/ptmx and /dev/fd links.
+    },
+  };
+  if (options.rlimits && options.rlimits.length > 0) spec.process.rlimits = options.rlimits.map((r) => ({ ...r }));
+  return spec;
+}
+
+/** Options of {@link toRootlessSpec}. */
+export interface RootlessSpecOptions {
+  /**
+   * True when the user namespace maps only one id (no subuid range): devpts cannot use
+   * `gid=5` and additional groups cannot be set.
+   */
+  singleIdMapping?: boolean;
+}
+
+/**
+ * The changes a spec needs when the engine itself runs inside a user namespace (what BuildKit's
+ * `util/rootless/specconv.ToRootless` and runc's `spec --rootless` do), as a second pure step:
+ * - no cgroup settings (an unprivileged user cannot write to cgroups);
+ * - `/sys` becomes a read-only rbind of the host's /sys when there is no network namespace,
+ *   because sysfs can only be mounted by the owner of the network namespace; the cgroup mount
+ *   goes with it (the rbind already carries /sys/fs/cgroup);
+ * - device nodes cannot be created with mknod in a user namespace: runc bind-mounts the host's
+ *   devices instead on its own, so nothing is listed in `linux.devices`;
+ * - with a single-id mapping, devpts drops `gid=5` and the process drops additional groups.
+ */
+export function toRootlessSpec(spec: RuntimeSpec, options: RootlessSpecOptions = {}): RuntimeSpec {
+  const out: RuntimeSpec = structuredClone(spec);
+  delete out.linux.resources;
+  delete out.linux.cgroupsPath;
+  delete out.linux.devices;
+  const hasNetNs = out.linux.namespaces.some((n) => n.type === 'network' && !n.path);
+  const mounts: RuntimeMount[] = [];
+  for (const m of out.mounts) {
+    if (m.destination === '/sys' && m.type === 'sysfs' && !hasNetNs) {
+      mounts.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+      continue;
+    }
+    if (m.destination === '/sys/fs/cgroup' && m.type === 'cgroup') {
+      if (hasNetNs) mounts.push(m);
+      continue;
+    }
+    if (options.singleIdMapping && m.type === 'devpts') {
+      mounts.push({ ...m, options: (m.options ?? []).filter((o) => o !== 'gid=5') });
+      continue;
+    }
+    mounts.push(m);
+  }
+  out.mounts = mounts;
+  if (options.singleIdMapping) delete out.process.user.additionalGids;
+  return out;
+}

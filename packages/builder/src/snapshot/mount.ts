@@ -1,0 +1,44 @@
+/**
+ * Mounting and unmounting through util-linux `mount`/`umount` (Node has no mount(2)).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BuildError } from '@build-image/errors';
+
+const run = promisify(execFile);
+
+/** A mount failed; `data.stderr` has util-linux's message (details are often only in dmesg). Code `E_MOUNT_FAILED`. */
+export class MountError extends BuildError {
+  override readonly name = 'MountError';
+  constructor(message: string, data: Record<string, unknown>) {
+    super('E_MOUNT_FAILED', message, { data });
+  }
+}
+
+/** Mounts an overlay at `target` with the given option string. `cwd` lets options use relative paths. */
+export async function mountOverlay(target: string, options: string, cwd?: string): Promise<void> {
+  try {
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { ...(cwd ? { cwd } : {}) });
+  } catch (e) {
+    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
+    throw new MountError(
+      `Could not mount an overlay at ${target}: ${stderr}. The state dir must not be on overlayfs (e.g. inside a container without a volume); rootless overlay needs Linux ≥ 5.11. Use the copy snapshotter (mode: 'copy') otherwise.`,
+      { target, options, stderr },
+    );
+  }
+}
+
+/** Unmounts `target`, retrying while busy and detaching lazily as a last resort. */
+export async function unmount(target: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    try {
+      await run('umount', [target]);
+      return;
+    } catch (e) {
+      const stderr = String((e as { stderr?: string }).stderr ?? '');
+      if (/not mounted|no mount point|not found/i.test(stderr)) return;
+      await new Promise((r) => setTimeout(r, 20 * (i + 1)));
+    }
+  }
+  await run('umount', ['-l', target]).catch(() => undefined);
+}

@@ -1,0 +1,176 @@
+/**
+ * `OverlaySnapshotter`: kernel overlayfs. Each layer is extracted once, in overlay lower-dir
+ * format, into `<root>/layers/<diffId hex>/`; a snapshot mounts them read-only under a fresh
+ * upper dir, which after the RUN holds exactly the layer's changes.
+ *
+ * Mount options (measured, see executor-facts.md §2): as root
+ * `redirect_dir=off,index=off,metacopy=off` (distro defaults vary and redirect/metacopy uppers
+ * cannot be expressed as OCI layers); in a user namespace `userxattr` alone (redirect_dir=off
+ * conflicts with it there).
+ */
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { runningInUserNamespace } from '../rootless/idmap.js';
+import { mountOverlay, unmount } from './mount.js';
+import { digestHex, ensureFilledDir } from './store-dir.js';
+import type { LowerLayer, MutableSnapshot, SnapshotDiff, Snapshotter, UpperFormat } from './types.js';
+import { createHash } from 'node:crypto';
+
+const run = promisify(execFile);
+
+/** Mount data is one page; stay well below it. */
+const MAX_OPTIONS = 3800;
+
+/** Options of {@link OverlaySnapshotter}. */
+export interface OverlaySnapshotterOptions {
+  root: string;
+  /** Default: detected (inside a user namespace → rootless). */
+  rootless?: boolean;
+}
+
+export class OverlaySnapshotter implements Snapshotter {
+  readonly kind = 'overlay' as const;
+  readonly root: string;
+  readonly format: UpperFormat;
+
+  constructor(options: OverlaySnapshotterOptions) {
+    this.root = path.resolve(options.root);
+    this.format = options.rootless ?? runningInUserNamespace() ? 'rootless' : 'root';
+  }
+
+  /** Mount options fixed by mode. */
+  get fixedOptions(): string {
+    return this.format === 'rootless' ? 'userxattr' : 'redirect_dir=off,index=off,metacopy=off';
+  }
+
+  layerDir(diffId: string): string {
+    return path.join(this.root, 'layers', digestHex(diffId));
+  }
+
+  async has(lowerDiffIds: readonly string[]): Promise<boolean> {
+    for (const d of lowerDiffIds) {
+      try {
+        await stat(this.layerDir(d));
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private ensureLayer(l: LowerLayer): Promise<string> {
+    const xattrPrefix = this.format === 'rootless' ? 'user.overlay.' : 'trusted.overlay.';
+    return ensureFilledDir(this.layerDir(l.diffId), (tmp) => l.apply(tmp, { kind: 'overlay-diff', xattrPrefix }));
+  }
+
+  async prepare(lowers: readonly LowerLayer[]): Promise<MutableSnapshot> {
+    const dirs: string[] = [];
+    for (const l of lowers) dirs.push(await this.ensureLayer(l));
+    const id = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    const base = path.join(this.root, 'snapshots', id);
+    const upper = path.join(base, 'upper');
+    const work = path.join(base, 'work');
+    const merged = path.join(base, 'merged');
+    await mkdir(upper, { recursive: true, mode: 0o755 });
+    await mkdir(work, { recursive: true });
+    await mkdir(merged, { recursive: true });
+    // Overlay needs at least one lower dir; FROM scratch gets an empty one.
+    let lowerDirs = dirs.length > 0 ? [...dirs].reverse() : [await this.emptyDir()];
+    lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
+    const { options, cwd } = this.optionString(lowerDirs, upper, work);
+    await mountOverlay(merged, options, cwd);
+    return new OverlaySnapshot(this, base, merged, upper);
+  }
+
+  private async emptyDir(): Promise<string> {
+    const d = path.join(this.root, 'empty');
+    await mkdir(d, { recursive: true, mode: 0o755 });
+    return d;
+  }
+
+  private optionString(lowerTopFirst: readonly string[], upper: string, work: string): { options: string; cwd?: string } {
+    const abs = `lowerdir=${lowerTopFirst.join(':')},upperdir=${upper},workdir=${work},${this.fixedOptions}`;
+    if (abs.length <= MAX_OPTIONS) return { options: abs };
+    // containerd's trick: relative lower paths from the layers dir shorten each entry to its hex.
+    const layersDir = path.join(this.root, 'layers');
+    const rel = lowerTopFirst.map((d) => (path.dirname(d) === layersDir ? path.basename(d) : d));
+    return { options: `lowerdir=${rel.join(':')},upperdir=${upper},workdir=${work},${this.fixedOptions}`, cwd: layersDir };
+  }
+
+  /**
+   * When even relative paths exceed the mount-data page, the bottom layers are merged into one
+   * materialized dir (a read-only overlay of them, copied with `cp -a`), cached by chain.
+   */
+  private async fitLowerDirs(lowerTopFirst: string[], upper: string, work: string): Promise<string[]> {
+    let dirs = lowerTopFirst;
+    while (this.optionString(dirs, upper, work).options.length > MAX_OPTIONS) {
+      const keep = Math.max(1, Math.floor(dirs.length / 2));
+      const top = dirs.slice(0, keep);
+      const bottom = dirs.slice(keep);
+      const key = createHash('sha256').update(bottom.join('\n')).digest('hex');
+      const flat = await ensureFilledDir(path.join(this.root, 'flattened', key), async (tmp) => {
+        const fitted = await this.fitLowerDirs(bottom, upper, work);
+        const mnt = `${tmp}.mnt`;
+        await mkdir(mnt, { recursive: true });
+        // Read-only overlay (lower dirs only) so the kernel applies whiteouts and opaque dirs.
+        const layersDir = path.join(this.root, 'layers');
+        const rel = fitted.map((d) => (path.dirname(d) === layersDir ? path.basename(d) : d));
+        await mountOverlay(mnt, `lowerdir=${rel.join(':')}${this.format === 'rootless' ? ',userxattr' : ''}`, layersDir);
+        try {
+          await run('cp', ['-a', `${mnt}/.`, `${tmp}/`]);
+        } finally {
+          await unmount(mnt);
+          await rm(mnt, { recursive: true, force: true });
+        }
+      });
+      dirs = [...top, flat];
+    }
+    return dirs;
+  }
+}
+
+class OverlaySnapshot implements MutableSnapshot {
+  private state: 'mounted' | 'unmounted' | 'released' = 'mounted';
+  private committed = false;
+
+  constructor(
+    private readonly owner: OverlaySnapshotter,
+    private readonly base: string,
+    readonly mergedDir: string,
+    private readonly upperDir: string,
+  ) {}
+
+  async diff(): Promise<SnapshotDiff> {
+    if (this.state === 'released') throw new Error('snapshot already released');
+    if (this.state === 'mounted') {
+      await unmount(this.mergedDir);
+      this.state = 'unmounted';
+    }
+    return { upperDir: this.upperDir, format: this.owner.format };
+  }
+
+  async commit(diffId: string): Promise<void> {
+    await this.diff();
+    const target = this.owner.layerDir(diffId);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(this.upperDir, target);
+      this.committed = true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+      // Same diffID already on disk (identical content): keep the existing one.
+      this.committed = true;
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.state === 'released') return;
+    if (this.state === 'mounted') await unmount(this.mergedDir);
+    this.state = 'released';
+    await rm(this.base, { recursive: true, force: true });
+  }
+}
