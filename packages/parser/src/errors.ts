@@ -19,7 +19,8 @@ export type DockerfileErrorCode =
   | 'E_CYCLE'
   | 'E_TARGET' // --target names no stage
   | 'E_PLATFORM' // a platform string that cannot be parsed
-  | 'E_LINE_TOO_LONG'; // a physical line longer than BuildKit's 64 KiB scanner limit
+  | 'E_LINE_TOO_LONG' // a physical line longer than BuildKit's 64 KiB scanner limit
+  | 'E_REFERENCE'; // a FROM / --from image reference that is not valid (FROM Builder: uppercase; FROM a@b)
 
 /**
  * An error in a Dockerfile: carries the code, `file:line:column` and the source text so the CLI
