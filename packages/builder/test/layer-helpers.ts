@@ -75,3 +75,33 @@ export class DirBlobStore implements BlobStore {
     await rm(this.pathOf(digest), { force: true });
   }
 }
+
+import { writeFile as writeFileP, mkdir as mkdirP } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeLayerFromDirectory } from '../src/layer/index.js';
+import { putImage, type Image, type ImageConfig } from '../src/image/index.js';
+
+/** A one-layer image made for real: files → layer blob → config → manifest, all in `store`. */
+export async function makeTestImage(
+  store: BlobStore,
+  tmpDir: string,
+  files: Record<string, string>,
+  options: { architecture?: string; variant?: string; env?: string[] } = {},
+): Promise<Image> {
+  const tree = join(tmpDir, `tree-${randomUUID()}`);
+  for (const [name, content] of Object.entries(files)) {
+    await mkdirP(dirname(join(tree, name)), { recursive: true });
+    await writeFileP(join(tree, name), content);
+  }
+  const layer = await writeLayerFromDirectory(tree, store, { sourceDateEpoch: 0 });
+  const config: ImageConfig = {
+    created: '2024-01-01T00:00:00Z',
+    architecture: options.architecture ?? 'amd64',
+    os: 'linux',
+    ...(options.variant ? { variant: options.variant } : {}),
+    config: { Env: options.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], WorkingDir: '/' },
+    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+    history: [{ created: '2024-01-01T00:00:00Z', created_by: 'COPY . / # buildkit', comment: 'buildkit.dockerfile.v0' }],
+  };
+  return putImage(store, config, [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }]);
+}
