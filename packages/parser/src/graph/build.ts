@@ -462,7 +462,7 @@ function dispatch(ctx: Context, st: State, cmd: Command, stepIndex: number): Ste
           if (!target.startsWith('/')) target = normalizeWorkdir(st.workdir, target);
           if (normalizeWorkdir('/', target) === '/') throw fail('E_FLAG', `invalid mount target "${target}"`, ins);
           const fallback: StepSource = m.type === 'bind' ? { kind: 'context' } : m.type === 'cache' || m.type === 'tmpfs' ? { kind: 'scratch' } : { kind: 'context' };
-          return { ...m, sourceRef: sourceOf(src, fallback) };
+          return { ...m, target, sourceRef: sourceOf(src, fallback) };
         });
         extra.mounts = mounts;
         extra.runEnv = st.stateEnv.toPairs();
