@@ -241,15 +241,15 @@ export class RegistryTransport {
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       await res.arrayBuffer().catch(() => undefined);
       const creds = await this.creds(ep.host);
-      const known = this.challenges.get(ep.base);
-      // Retry once with a fresh challenge: first contact, or a token that expired or lacks scope.
+      if (challenge) this.challenges.set(ep.base, challenge);
+      // Retry once: after first contact (sent without credentials, perhaps while a concurrent
+      // request learnt the challenge), or with a fresh token (expired, or lacking a scope).
       if (attempt === 0 && challenge && replayable) {
-        const isNew = !known || known.scheme !== challenge.scheme || known.params.realm !== challenge.params.realm;
-        this.challenges.set(ep.base, challenge);
-        if (!isNew) {
+        if (!authz) continue;
+        if (challenge.scheme === 'bearer') {
           for (const k of this.tokens.keys()) if (k.startsWith(`${ep.base}\n`)) this.tokens.delete(k);
+          continue;
         }
-        if (isNew || challenge.scheme === 'bearer') continue;
       }
       throw authError(ep, req.image, 401, creds);
     }
