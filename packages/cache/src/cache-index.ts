@@ -22,13 +22,27 @@ import { BlobNotFoundError, InvalidDigestError, InvalidKeyPartError } from './er
 import { keyOfPreimage, type KeyPreimage } from './keys.js';
 import type { CacheKey, Descriptor, Digest } from './types.js';
 
-/** A layer of a cached result: an OCI descriptor of the (compressed) blob plus its diffID. */
+/**
+ * A layer of a cached result: an OCI descriptor of the (compressed) blob plus its diffID.
+ *
+ * @example
+ * ```ts
+ * const l: LayerDescriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size, diffId }
+ * ```
+ */
 export interface LayerDescriptor extends Descriptor {
   /** Digest of the uncompressed tar (the image config's `rootfs.diff_ids` entry). */
   diffId?: Digest;
 }
 
-/** What the builder attaches to a key. Must be JSON-serializable. */
+/**
+ * What the builder attaches to a key. Must be JSON-serializable.
+ *
+ * @example
+ * ```ts
+ * const result: CacheResult = { layers: [l], config: { Env: ['PATH=/usr/bin'] }, metadata: { exitCode: 0 } }
+ * ```
+ */
 export interface CacheResult {
   /** Layers the step produced; each blob must be in the store, and is kept while this entry lives. */
   layers?: LayerDescriptor[];
@@ -40,7 +54,15 @@ export interface CacheResult {
   metadata?: Record<string, unknown>;
 }
 
-/** A stored entry, as {@link CacheIndex.get} returns it. */
+/**
+ * A stored entry, as {@link CacheIndex.get} returns it.
+ *
+ * @example
+ * ```ts
+ * const rec: CacheRecord | undefined = await index.get(key)
+ * rec?.layers?.map((l) => l.diffId)
+ * ```
+ */
 export interface CacheRecord extends CacheResult {
   key: CacheKey;
   /** ISO 8601, from the index's clock. */
@@ -51,13 +73,27 @@ export interface CacheRecord extends CacheResult {
   size: number;
 }
 
-/** Options of {@link CacheIndex}. */
+/**
+ * Options of {@link CacheIndex}.
+ *
+ * @example
+ * ```ts
+ * new CacheIndex(store, { now: () => Date.UTC(2030, 0, 1) })
+ * ```
+ */
 export interface CacheIndexOptions {
   /** Clock in ms since the epoch (creation and last-use times, prune ages). Default `Date.now`. */
   now?: () => number;
 }
 
-/** Options of {@link CacheIndex.prune}. */
+/**
+ * Options of {@link CacheIndex.prune}.
+ *
+ * @example
+ * ```ts
+ * const opts: PruneOptions = { maxBytes: 5 * 2 ** 30, olderThan: 14 * 86_400_000 }
+ * ```
+ */
 export interface PruneOptions {
   /** Remove least recently used entries (and then unreferenced blobs) until the cache is at most this big. */
   maxBytes?: number;
@@ -74,7 +110,14 @@ export interface PruneOptions {
   tempOlderThan?: number;
 }
 
-/** What {@link CacheIndex.prune} removed. */
+/**
+ * What {@link CacheIndex.prune} removed.
+ *
+ * @example
+ * ```ts
+ * const { removedEntries, freedBytes } = await index.prune({ maxBytes: 0 })
+ * ```
+ */
 export interface PruneResult {
   removedEntries: CacheKey[];
   removedBlobs: Digest[];
@@ -85,7 +128,14 @@ export interface PruneResult {
   remainingBytes: number;
 }
 
-/** Totals of {@link CacheIndex.diskUsage}. */
+/**
+ * Totals of {@link CacheIndex.diskUsage}.
+ *
+ * @example
+ * ```ts
+ * const { totalBytes, reclaimableBytes } = await index.diskUsage()
+ * ```
+ */
 export interface DiskUsage {
   entries: number;
   /** Bytes of entry and pre-image files. */
@@ -104,7 +154,14 @@ export interface DiskUsage {
   reclaimableBytes: number;
 }
 
-/** The last pre-image recorded for a step identity. */
+/**
+ * The last pre-image recorded for a step identity.
+ *
+ * @example
+ * ```ts
+ * const nearest: NearestRecord | undefined = await index.findNearest('build/3/RUN')
+ * ```
+ */
 export interface NearestRecord {
   key: CacheKey;
   preimage: KeyPreimage;
@@ -509,7 +566,14 @@ export class CacheIndex {
   }
 }
 
-/** The distinct blob digests a result keeps alive. */
+/**
+ * The distinct blob digests a result keeps alive (layer digests and `blobs`).
+ *
+ * @example
+ * ```ts
+ * referencesOf({ layers: [l1, l1], blobs: [cfg] }) // [l1.digest, cfg]
+ * ```
+ */
 export function referencesOf(result: CacheResult): Digest[] {
   const out = new Set<Digest>();
   for (const l of result.layers ?? []) {

@@ -28,7 +28,14 @@ import {
 import { CacheLayout, resolveCacheDir } from './layout.js';
 import type { BlobStore, Digest } from './types.js';
 
-/** Options of {@link ContentStore}. */
+/**
+ * Options of {@link ContentStore}.
+ *
+ * @example
+ * ```ts
+ * new ContentStore({ root: '/tmp/cache', now: () => fixedClock })
+ * ```
+ */
 export interface ContentStoreOptions {
   /** Cache root directory. Default: {@link resolveCacheDir} (`$BUILD_IMAGE_CACHE_DIR`, XDG, `~/.cache`). */
   root?: string;
@@ -36,7 +43,14 @@ export interface ContentStoreOptions {
   now?: () => number;
 }
 
-/** Options of {@link ContentStore.put}. */
+/**
+ * Options of {@link ContentStore.put}.
+ *
+ * @example
+ * ```ts
+ * await store.put(body, { expected: desc.digest, size: desc.size } satisfies PutOptions)
+ * ```
+ */
 export interface PutOptions {
   /** The digest the content must have; a mismatch rejects with `E_DIGEST_MISMATCH` and stores nothing. */
   expected?: Digest;
@@ -44,7 +58,14 @@ export interface PutOptions {
   size?: number;
 }
 
-/** One stored blob, as {@link ContentStore.list} reports it. */
+/**
+ * One stored blob, as {@link ContentStore.list} reports it.
+ *
+ * @example
+ * ```ts
+ * for await (const { digest, size, mtimeMs } of store.list()) console.log(digest, size, new Date(mtimeMs))
+ * ```
+ */
 export interface BlobInfo {
   digest: Digest;
   size: number;
@@ -364,7 +385,14 @@ export class ContentStore implements BlobStore {
     return { removed, bytes };
   }
 
-  /** Sizes of the temp directory's files (what {@link cleanTemp} could free at most). */
+  /**
+   * Sizes of the temp directory's files (what {@link cleanTemp} could free at most).
+   *
+   * @example
+   * ```ts
+   * const { files, bytes } = await store.tempUsage()
+   * ```
+   */
   async tempUsage(): Promise<{ files: number; bytes: number }> {
     let files = 0;
     let bytes = 0;

@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import { InvalidDigestError } from './errors.js';
 import type { Digest } from './types.js';
 
-/** Digest algorithms the store accepts. */
+/**
+ * Digest algorithms the store accepts.
+ *
+ * @example
+ * ```ts
+ * digestOf(bytes, 'sha512' satisfies DigestAlgorithm)
+ * ```
+ */
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };

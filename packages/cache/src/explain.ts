@@ -7,7 +7,14 @@
  */
 import { comparePaths, type FileEntry, type KeyPart, type KeyPreimage } from './keys.js';
 
-/** Why a key differs from the previous one for the same step. Printable with {@link formatMissReason}. */
+/**
+ * Why a key differs from the previous one for the same step. Printable with {@link formatMissReason}.
+ *
+ * @example
+ * ```ts
+ * const r: MissReason = { kind: 'file-changed', source: 'source #1', path: 'src/a.ts', change: 'content' }
+ * ```
+ */
 export type MissReason =
   /** Nothing was recorded for this step before (first build, or history pruned). */
   | { kind: 'no-history' }
@@ -36,7 +43,14 @@ export type MissReason =
       after?: { hash: string; mode?: number };
     };
 
-/** The kinds of {@link MissReason}. */
+/**
+ * The kinds of {@link MissReason}.
+ *
+ * @example
+ * ```ts
+ * const onlyFiles = reasons.filter((r) => r.kind === ('file-changed' satisfies MissReasonKind))
+ * ```
+ */
 export type MissReasonKind = MissReason['kind'];
 
 /**

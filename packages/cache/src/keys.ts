@@ -33,11 +33,25 @@ import { createHash, type Hash } from 'node:crypto';
 import { InvalidKeyPartError } from './errors.js';
 import type { CacheKey, Digest } from './types.js';
 
-/** The key algorithm's version. A change to the framing is a new version (and a new key space). */
+/**
+ * The key algorithm's version. A change to the framing is a new version (and a new key space).
+ *
+ * @example
+ * ```ts
+ * if (preimage.version !== CACHE_KEY_VERSION) console.log('recorded by another key format')
+ * ```
+ */
 export const CACHE_KEY_VERSION = 1;
 const DOMAIN = 'build-image.cache-key';
 
-/** One file of a content-hashed source, as the builder's context hasher reports it. */
+/**
+ * One file of a content-hashed source, as the builder's context hasher reports it.
+ *
+ * @example
+ * ```ts
+ * const e: FileEntry = { path: 'src/a.ts', hash: 'sha256:…', mode: 0o644 }
+ * ```
+ */
 export interface FileEntry {
   /** Path relative to the source root, `/`-separated. */
   path: string;
@@ -47,7 +61,14 @@ export interface FileEntry {
   mode?: number;
 }
 
-/** A typed input of a cache key. */
+/**
+ * A typed input of a cache key.
+ *
+ * @example
+ * ```ts
+ * const p: KeyPart = { type: 'env', name: 'PATH', value: '/usr/bin' }
+ * ```
+ */
 export type KeyPart =
   /** The key of the step this one builds on; null for a step with no parent (a FROM). */
   | { type: 'parent'; value: CacheKey | null }
@@ -70,13 +91,27 @@ export type KeyPart =
   /** Anything else that changes the result (network mode, mount options, …). */
   | { type: 'extra'; name: string; value: string | null };
 
-/** The type tags of {@link KeyPart}, in canonical order. */
+/**
+ * The type tags of {@link KeyPart}.
+ *
+ * @example
+ * ```ts
+ * const t: KeyPartType = 'files'
+ * ```
+ */
 export type KeyPartType = KeyPart['type'];
 const TYPE_ORDER: readonly KeyPartType[] = ['parent', 'base', 'platform', 'op', 'input', 'arg', 'env', 'secret-id', 'files', 'extra'];
 const TYPE_RANK = new Map<string, number>(TYPE_ORDER.map((t, i) => [t, i]));
 const SINGLETONS = new Set<string>(['parent', 'base', 'platform', 'op']);
 
-/** The framed input of a key, kept beside the cache entry so a later miss can be explained. */
+/**
+ * The framed input of a key, kept beside the cache entry so a later miss can be explained.
+ *
+ * @example
+ * ```ts
+ * const { preimage } = computeCacheKey(parts); JSON.stringify(preimage) // safe to store
+ * ```
+ */
 export interface KeyPreimage {
   /** {@link CACHE_KEY_VERSION} at the time the key was computed. */
   version: number;
@@ -125,7 +160,14 @@ export function keyOfPreimage(preimage: KeyPreimage): CacheKey {
   return computeCacheKey(preimage.parts).key;
 }
 
-/** Compares strings by UTF-16 code units (the order every sort here uses). */
+/**
+ * Compares strings by UTF-16 code units (the order every sort here uses).
+ *
+ * @example
+ * ```ts
+ * ['b', 'B', 'a'].sort(comparePaths) // ['B', 'a', 'b']
+ * ```
+ */
 export function comparePaths(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

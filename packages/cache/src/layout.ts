@@ -24,7 +24,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDigest } from './digest.js';
 
-/** The format version in the directory names above. Bump on any incompatible change. */
+/**
+ * The format version in the directory names above. Bump on any incompatible change.
+ *
+ * @example
+ * ```ts
+ * join(root, `content-v${CACHE_FORMAT_VERSION}`)
+ * ```
+ */
 export const CACHE_FORMAT_VERSION = 1;
 
 /**
@@ -46,7 +53,14 @@ export function resolveCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(home, '.cache', 'build-image');
 }
 
-/** Paths inside one cache root. Pure string work; nothing here touches the disk. */
+/**
+ * Paths inside one cache root. Pure string work; nothing here touches the disk.
+ *
+ * @example
+ * ```ts
+ * new CacheLayout('/c').blob('sha256:' + 'a'.repeat(64)) // '/c/content-v1/sha256/aaaa…'
+ * ```
+ */
 export class CacheLayout {
   readonly content: string;
   readonly index: string;

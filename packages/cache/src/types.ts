@@ -4,13 +4,34 @@
  */
 import type { Readable } from 'node:stream';
 
-/** `sha256:<64 lowercase hex>`. Branded so a plain string cannot be passed by accident. */
+/**
+ * `sha256:<64 lowercase hex>`. Branded so a plain string cannot be passed by accident.
+ *
+ * @example
+ * ```ts
+ * const d: Digest = toDigest('sha256:' + hex)
+ * ```
+ */
 export type Digest = string & { readonly __brand: 'Digest' };
 
-/** A cache key: the digest of a framed key pre-image (see keys.ts). */
+/**
+ * A cache key: the digest of a framed key pre-image (see keys.ts).
+ *
+ * @example
+ * ```ts
+ * const { key }: { key: CacheKey } = computeCacheKey(parts)
+ * ```
+ */
 export type CacheKey = string & { readonly __brand: 'CacheKey' };
 
-/** An OCI content descriptor (image-spec descriptor.md). */
+/**
+ * An OCI content descriptor (image-spec descriptor.md).
+ *
+ * @example
+ * ```ts
+ * const d: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size }
+ * ```
+ */
 export interface Descriptor {
   mediaType: string;
   digest: Digest;
@@ -20,7 +41,14 @@ export interface Descriptor {
   urls?: string[];
 }
 
-/** What a blob store can do. `ContentStore` (the on-disk store) implements it. */
+/**
+ * What a blob store can do. `ContentStore` (the on-disk store) implements it.
+ *
+ * @example
+ * ```ts
+ * async function copyBlob(from: BlobStore, to: BlobStore, d: Digest) { await to.put(from.get(d), { expected: d }) }
+ * ```
+ */
 export interface BlobStore {
   /** True when a verified blob with this digest is present. */
   has(digest: Digest): Promise<boolean>;
