@@ -3,7 +3,7 @@
  * once the keyword and the flags are off the logical line.
  */
 import type { DockerfileErrorCode } from '../errors.js';
-import { goQuote, goToLower } from './gotext.js';
+import { decodeUtf8, encodeUtf8, goQuote, goToLower } from './gotext.js';
 import { parseJsonArray } from './json-array.js';
 import { parseWords, splitCommand, splitWhitespace, splitWhitespaceOnce } from './words.js';
 
@@ -88,16 +88,12 @@ function parseNameVal(rest: string, key: 'ENV' | 'LABEL', escapeToken: string): 
   return { args, json: false };
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * HEALTHCHECK: the first word (CMD, NONE, anything) then the rest as for CMD. BuildKit finds the
  * first word by testing bytes, so the UTF-8 continuation bytes 0x85 and 0xA0 also end it.
  */
 function parseHealthConfig(rest: string): Split {
-  let sepByte = -1;
-  let nextByte = -1;
   let typ: string;
   let tail: string;
   const ascii = /^[\x00-\x7f]*$/.test(rest);
@@ -110,15 +106,15 @@ function parseHealthConfig(rest: string): Split {
     typ = rest.slice(0, sep);
     tail = rest.slice(next);
   } else {
-    const b = encoder.encode(rest);
+    const b = encodeUtf8(rest);
     const isSpace = (x: number): boolean => x === 0x20 || (x >= 0x09 && x <= 0x0d) || x === 0x85 || x === 0xa0;
-    sepByte = 0;
+    let sepByte = 0;
     while (sepByte < b.length && !isSpace(b[sepByte]!)) sepByte++;
-    nextByte = sepByte;
+    let nextByte = sepByte;
     while (nextByte < b.length && isSpace(b[nextByte]!)) nextByte++;
     if (sepByte === 0) return SHELL;
-    typ = decoder.decode(b.subarray(0, sepByte));
-    tail = decoder.decode(b.subarray(nextByte));
+    typ = decodeUtf8(b.subarray(0, sepByte));
+    tail = decodeUtf8(b.subarray(nextByte));
   }
   const cmd = parseMaybeJson(tail);
   return { args: [typ, ...cmd.args], json: cmd.json };

@@ -81,8 +81,9 @@ export function goIsPrint(cp: number): boolean {
 }
 
 /**
- * Go's `strconv.Quote`. A lone surrogate cannot come from valid UTF-8; Go would have seen its
- * three WTF-8 bytes as invalid UTF-8, so they are written as three `\xNN` escapes.
+ * Go's `strconv.Quote`. Lone surrogates U+DC80..U+DCFF stand for single bytes that are not
+ * valid UTF-8 (see {@link decodeUtf8}) and print as `\xNN`, as Go prints such a byte. Any other
+ * lone surrogate prints as the three bytes Go would have seen.
  */
 export function goQuote(s: string): string {
   let out = '"';
@@ -110,7 +111,9 @@ export function goQuote(s: string): string {
         i++;
       }
     }
-    if (cp >= 0xd800 && cp <= 0xdfff) {
+    if (cp >= 0xdc80 && cp <= 0xdcff) {
+      out += '\\x' + hex(cp & 0xff, 2);
+    } else if (cp >= 0xd800 && cp <= 0xdfff) {
       out += '\\x' + hex(0xe0 | (cp >> 12), 2) + '\\x' + hex(0x80 | ((cp >> 6) & 0x3f), 2) + '\\x' + hex(0x80 | (cp & 0x3f), 2);
     } else if (goIsPrint(cp)) {
       out += String.fromCodePoint(cp);
@@ -146,4 +149,78 @@ export function utf8Length(s: string): number {
     } else n += 2;
   }
   return n;
+}
+
+/**
+ * Decodes UTF-8 the way Go reads it rune by rune: each byte that does not start a valid sequence
+ * is one invalid rune. Such a byte becomes the lone surrogate U+DC00+byte (the "surrogateescape"
+ * convention), so that {@link goQuote} can print it as `\xNN` exactly like Go. BuildKit splits
+ * some lines on bytes, not characters; this keeps those rare splits faithful.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  const n = bytes.length;
+  const cont = (k: number): boolean => k < n && (bytes[k]! & 0xc0) === 0x80;
+  while (i < n) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      // Runs of ASCII in one go.
+      let j = i + 1;
+      while (j < n && bytes[j]! < 0x80) j++;
+      out += String.fromCharCode(...bytes.subarray(i, Math.min(j, i + 4096)));
+      i = Math.min(j, i + 4096);
+      continue;
+    }
+    let cp = -1;
+    let len = 0;
+    if (b >= 0xc2 && b <= 0xdf && cont(i + 1)) {
+      cp = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+      len = 2;
+    } else if (b >= 0xe0 && b <= 0xef && cont(i + 1) && cont(i + 2)) {
+      const b1 = bytes[i + 1]!;
+      const ok = (b !== 0xe0 || b1 >= 0xa0) && (b !== 0xed || b1 < 0xa0);
+      if (ok) {
+        cp = ((b & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+        len = 3;
+      }
+    } else if (b >= 0xf0 && b <= 0xf4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+      const b1 = bytes[i + 1]!;
+      const ok = (b !== 0xf0 || b1 >= 0x90) && (b !== 0xf4 || b1 < 0x90);
+      if (ok) {
+        cp = ((b & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+        len = 4;
+      }
+    }
+    if (cp < 0) {
+      out += String.fromCharCode(0xdc00 + b);
+      i++;
+    } else {
+      out += String.fromCodePoint(cp);
+      i += len;
+    }
+  }
+  return out;
+}
+
+const textEncoder = new TextEncoder();
+
+/** The inverse of {@link decodeUtf8}: escaped bytes (U+DC80..U+DCFF alone) go back to the raw byte. */
+export function encodeUtf8(s: string): Uint8Array {
+  if (!/[\uDC80-\uDCFF]/.test(s)) return textEncoder.encode(s);
+  const parts: number[] = [];
+  let start = 0;
+  const flush = (end: number): void => {
+    if (end > start) for (const b of textEncoder.encode(s.slice(start, end))) parts.push(b);
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc80 && c <= 0xdcff && !(i > 0 && (s.charCodeAt(i - 1) & 0xfc00) === 0xd800)) {
+      flush(i);
+      parts.push(c & 0xff);
+      start = i + 1;
+    }
+  }
+  flush(s.length);
+  return Uint8Array.from(parts);
 }

@@ -13,6 +13,7 @@ import { goQuote, isGoSpace } from './gotext.js';
 import type { Heredoc } from './types.js';
 
 const EOF = -1;
+const MAX_NESTING = 1000;
 
 /** A heredoc word that the lexer could not read (`<<"EOF`): BuildKit fails the whole parse. */
 export class HeredocWordError extends Error {}
@@ -45,6 +46,8 @@ class WordLexer {
   private readonly cps: number[];
   private pos = 0;
   private rawEscapes: boolean;
+  /** Nesting of `${…}` scans; bounded so a hostile line cannot exhaust the stack. */
+  private depth = 0;
   /** BuildKit shares one word buffer between nested scans; an inner `${x:-…}` scan resets it. */
   buffer = '';
 
@@ -71,6 +74,9 @@ class WordLexer {
   }
 
   private processStopOn(stopChar: number, rawEscapes: boolean): { result: string; words: string[] } {
+    // Go's goroutine stack would follow any nesting; 1000 levels of `${a:-${b:-…}}` is far past
+    // any real Dockerfile, so deeper input is treated as unreadable.
+    if (++this.depth > MAX_NESTING) throw new HeredocWordError('substitutions nested too deeply');
     let result = '';
     this.buffer = '';
     const w = new Words(this);
@@ -119,6 +125,7 @@ class WordLexer {
       return { result, words: w.getWords() };
     } finally {
       this.rawEscapes = saved;
+      this.depth--;
     }
   }
 

@@ -30,6 +30,24 @@ function tooDeep(s: string): boolean {
 }
 
 /**
+ * Go fails the whole decode on a number that overflows float64 (JavaScript reads Infinity), so
+ * such a number anywhere turns the array into "not JSON". Walks without recursion: the array may
+ * nest up to 10000 deep.
+ */
+function hasOverflow(root: unknown[]): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const x of Array.isArray(v) ? (v as unknown[]) : Object.values(v)) stack.push(x);
+    }
+  }
+  return false;
+}
+
+/**
  * Parses `rest` as a JSON array of strings the way Go's `json.Unmarshal` into `[]any` would:
  * a number that overflows float64 is a decode error (so shell form), not Infinity; lone
  * surrogate escapes decode to U+FFFD.
@@ -40,17 +58,14 @@ export function parseJsonArray(rest: string): JsonArrayResult {
   // Cheap necessary condition before paying for an exception on every shell-form `[ ... ]` test.
   if (!/\]\s*$/.test(text)) return { kind: 'not-json' };
   if (text.length > MAX_DEPTH && tooDeep(text)) return { kind: 'not-json' };
-  let overflow = false;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text, (_key, value: unknown) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) overflow = true;
-      return value;
-    });
+    parsed = JSON.parse(text);
   } catch {
     return { kind: 'not-json' };
   }
-  if (overflow || !Array.isArray(parsed)) return { kind: 'not-json' };
+  if (!Array.isArray(parsed)) return { kind: 'not-json' };
+  if (parsed.some((v) => typeof v !== 'string') && hasOverflow(parsed)) return { kind: 'not-json' };
   const values: string[] = [];
   for (const v of parsed as unknown[]) {
     if (typeof v !== 'string') return { kind: 'not-strings' };

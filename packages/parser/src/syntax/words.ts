@@ -2,7 +2,7 @@
  * Word splitting as BuildKit's parser does it before any expansion: the instruction keyword,
  * the leading `--flags`, and the quote-aware word list of ENV, LABEL and ARG.
  */
-import { goTrimSpace, isGoSpace } from './gotext.js';
+import { decodeUtf8, encodeUtf8, goTrimSpace, isGoSpace } from './gotext.js';
 
 /** BuildKit's `reWhitespace`: `[\t\v\f\r ]+` (ASCII only; no newline, no Unicode spaces). */
 const RE_WHITESPACE = /[\t\v\f\r ]+/;
@@ -91,8 +91,6 @@ export function parseWords(rest: string, escapeToken: string): string[] {
   return words;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Go's `unicode.IsSpace(rune(b))` for one byte: BuildKit tests bytes, so 0x85 and 0xA0 count. */
 function isSpaceByte(b: number): boolean {
@@ -114,14 +112,14 @@ export function extractBuilderFlags(line: string, escapeToken: string): { rest: 
   if (first < 0) return { rest: '', flags };
   if (!line.startsWith('--', first)) return { rest: line.slice(first), flags };
 
-  const bytes = encoder.encode(line);
+  const bytes = encodeUtf8(line);
   const esc = escapeToken.charCodeAt(0);
   const n = bytes.length;
   let phase: number = SPACES;
   let word = '';
   let quote = 0;
   let blankOK = false;
-  const restFrom = (pos: number): string => decoder.decode(bytes.subarray(pos));
+  const restFrom = (pos: number): string => decodeUtf8(bytes.subarray(pos));
   for (let pos = 0; pos <= n; pos++) {
     let ch = pos < n ? bytes[pos]! : 0;
     if (phase === SPACES) {
