@@ -231,6 +231,13 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       for (const [key, value] of Object.entries(header.pax)) {
         if (!key.startsWith('SCHILY.xattr.')) continue;
         const xname = key.slice('SCHILY.xattr.'.length);
+        if (value.includes('\uFFFD')) {
+          // tar-stream decodes PAX values as UTF-8, so a binary value (e.g. a security.capability
+          // with a byte >= 0x80) arrives damaged. Setting damaged bytes could grant the wrong
+          // capabilities; skip it and say so.
+          warn({ code: 'W_LAYER_XATTR_SKIPPED', path: name, message: `xattr ${xname} on ${name} not set: its binary value cannot be recovered from the PAX header by the tar reader.` });
+          continue;
+        }
         try {
           await setXattr(target, xname, Buffer.from(value, 'utf8'));
         } catch (err) {
