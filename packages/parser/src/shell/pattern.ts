@@ -35,7 +35,8 @@ export function compileShellPattern(pattern: string, greedy: boolean): ShellPatt
   const s = new RuneScanner(pattern);
   for (let tok = s.next(); tok !== EOF; tok = s.next()) {
     if (tok === 0x2a) {
-      ops.push(STAR);
+      // `**` matches exactly what `*` matches, with the same priorities; one state is cheaper.
+      if (ops[ops.length - 1] !== STAR) ops.push(STAR);
     } else if (tok === 0x3f) {
       ops.push(ANY);
     } else if (tok === 0x5c) {
