@@ -459,8 +459,11 @@ function dispatch(ctx: Context, st: State, cmd: Command, stepIndex: number): Ste
             throw fail('E_UNKNOWN_STAGE', `cannot mount from stage "${m.from}" to "${m.target}", stage needs to be defined before current command`, ins);
           }
           let target = m.target;
-          if (!target.startsWith('/')) target = normalizeWorkdir(st.workdir, target);
-          if (normalizeWorkdir('/', target) === '/') throw fail('E_FLAG', `invalid mount target "${target}"`, ins);
+          // Secret and ssh mounts pick their own default target (/run/secrets/<id>, the agent socket).
+          if (m.type !== 'secret' && m.type !== 'ssh') {
+            if (!target.startsWith('/')) target = normalizeWorkdir(st.workdir, target);
+            if (normalizeWorkdir('/', target) === '/') throw fail('E_FLAG', `invalid mount target "${target}"`, ins);
+          }
           const fallback: StepSource = m.type === 'bind' ? { kind: 'context' } : m.type === 'cache' || m.type === 'tmpfs' ? { kind: 'scratch' } : { kind: 'context' };
           return { ...m, target, sourceRef: sourceOf(src, fallback) };
         });
