@@ -154,6 +154,31 @@ describe('ContentStore', () => {
     expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
   });
 
+  it('re-putting a stored blob verifies the source without rewriting the file', async () => {
+    const store = await freshStore();
+    const data = Buffer.alloc(100_000, 'dup');
+    const first = await store.putBytes(data);
+    const ino = (await lstat(store.pathOf(first.digest))).ino;
+    expect(await store.put(Readable.from([data]), { expected: first.digest, size: data.length })).toEqual(first);
+    expect((await lstat(store.pathOf(first.digest))).ino).toBe(ino);
+    // A lying source is still caught, and the good copy stays.
+    const err = await store.put(Readable.from([Buffer.alloc(100_000, 'lie')]), { expected: first.digest }).catch((e: BuildError) => e);
+    expect(err.code).toBe('E_DIGEST_MISMATCH');
+    expect(await codeOf(store.put(Readable.from([data]), { expected: first.digest, size: 5 }))).toBe('E_SIZE_MISMATCH');
+    expect((await store.getBytes(first.digest)).equals(data)).toBe(true);
+  });
+
+  it('verify() re-hashes everything and removes what is corrupt', async () => {
+    const store = await freshStore();
+    const good = await store.putBytes('good');
+    const bad = await store.putBytes('bad!');
+    await chmod(store.pathOf(bad.digest), 0o644);
+    await writeFile(store.pathOf(bad.digest), 'BAD!');
+    expect(await store.verify()).toEqual({ checked: 2, bytes: 8, corrupt: [bad.digest] });
+    expect(await store.has(bad.digest)).toBe(false);
+    expect(await store.has(good.digest)).toBe(true);
+  });
+
   it('lists blobs and deletes them', async () => {
     const store = await freshStore();
     const a = await store.putBytes('a');
