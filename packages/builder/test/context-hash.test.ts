@@ -137,6 +137,17 @@ describe('hash stability', () => {
   });
 });
 
+describe('worker-thread hashing', () => {
+  it('gives the same digests as the in-thread path, including a file larger than one read buffer', async () => {
+    const big = 'x'.repeat(700 * 1024) + 'tail';
+    const dir = await makeTree({ ...tree, 'app/big.bin': big });
+    const onWorkers = await hashOf(dir, ['.'], { workers: 2, workerThreshold: 0 });
+    const inThread = await hashOf(dir, ['.'], { workers: 0 });
+    expect(onWorkers.digest).toBe(inThread.digest);
+    expect(onWorkers.files).toEqual(inThread.files);
+  });
+});
+
 describe('incremental hashing', () => {
   it('reads no file contents when re-hashing an unchanged tree, and only what changed otherwise', async () => {
     const files: Tree = {};

@@ -12,6 +12,8 @@ import type { Digest } from '@build-image/cache';
 import type { ContextEntry } from './entry.js';
 import type { Selection, SelectedEntry } from './select.js';
 import type { StatCache } from './stat-cache.js';
+import { availableParallelism } from 'node:os';
+import { hashFilesOnWorkers } from './hash-workers.js';
 
 /** Framing tags; bump the version when what a hash covers changes (it invalidates cache keys). */
 const ENTRY_TAG = 'build-image/context-entry/v1';
@@ -33,8 +35,15 @@ export interface HashOptions {
   preserveOwner?: boolean;
   /** Reuses content digests of unchanged files, and records new ones. */
   statCache?: StatCache;
-  /** Files read at once (default 8). */
+  /** Files read at once on the main thread (default 8). */
   concurrency?: number;
+  /**
+   * Worker threads for cold hashing when at least `workerThreshold` files must be read
+   * (default: available parallelism, at most 4; 0 disables workers).
+   */
+  workers?: number;
+  /** Minimum number of files to read before workers are used (default 512). */
+  workerThreshold?: number;
   /** Called with the context path of each file whose contents are read (observability, tests). */
   onRead?: (contextPath: string) => void;
 }
@@ -61,23 +70,33 @@ export interface SelectionHash {
 const sha256 = (s: string): Digest => `sha256:${createHash('sha256').update(s).digest('hex')}` as Digest;
 
 /**
- * Streams a file into sha256 (bounded memory: one chunk buffer) and returns the hex digest. The
- * stat after reading is returned so a caller can tell whether the file changed while it was read.
+ * Streams a file into sha256 (bounded memory: one chunk buffer) and returns the hex digest, plus
+ * whether the file's stat data changed while it was read (then the digest must not be cached).
+ * When `expectedSize` is given, the final empty read is skipped once that many bytes arrived; the
+ * fstat afterwards catches a file that grew, and it is then read again in full.
  */
-export async function hashFileContent(absPath: string, buffer: Buffer = Buffer.allocUnsafe(CHUNK)): Promise<{ hex: string; changedWhileReading: (e: ContextEntry) => boolean }> {
+export async function hashFileContent(
+  absPath: string,
+  expected?: ContextEntry,
+  buffer: Buffer = Buffer.allocUnsafe(CHUNK),
+): Promise<{ hex: string; changed: boolean }> {
   const fh = await open(absPath, 'r');
   try {
-    const h = createHash('sha256');
-    for (;;) {
-      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      h.update(buffer.subarray(0, bytesRead));
+    for (let attempt = 0; ; attempt++) {
+      const h = createHash('sha256');
+      let total = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buffer, 0, buffer.length, total);
+        if (bytesRead === 0) break;
+        h.update(buffer.subarray(0, bytesRead));
+        total += bytesRead;
+        if (attempt === 0 && expected && total === expected.size) break;
+      }
+      if (!expected) return { hex: h.digest('hex'), changed: false };
+      const st = await fh.stat({ bigint: true });
+      const changed = st.mtimeNs !== expected.mtimeNs || st.ctimeNs !== expected.ctimeNs || Number(st.size) !== expected.size || st.ino !== expected.ino;
+      if (Number(st.size) === total || attempt > 0) return { hex: h.digest('hex'), changed };
     }
-    const st = await fh.stat({ bigint: true });
-    return {
-      hex: h.digest('hex'),
-      changedWhileReading: (e) => st.mtimeNs !== e.mtimeNs || st.ctimeNs !== e.ctimeNs || Number(st.size) !== e.size || st.ino !== e.ino,
-    };
   } finally {
     await fh.close();
   }
@@ -109,7 +128,8 @@ export function hashEntry(sel: SelectedEntry, contentHex: string | undefined, op
     isDev ? e.rdev.toString() : '',
     e.type === 'file' ? (contentHex ?? '') : '',
   ];
-  return sha256(JSON.stringify(frame));
+  // NUL cannot occur in paths or link targets, so joining with it is an unambiguous framing.
+  return sha256(frame.join('\0'));
 }
 
 /**
@@ -138,7 +158,16 @@ export async function hashSelection(selection: Selection, options: HashOptions =
       }
     }
   }
-  if (toRead.size > 0) {
+  const threads = options.workers ?? Math.min(4, availableParallelism());
+  if (toRead.size >= (options.workerThreshold ?? 512) && threads > 0) {
+    const list = [...toRead.values()].map((e) => ({ abs: path.join(ctxDir, e.path), entry: e }));
+    const res = await hashFilesOnWorkers(list, threads, options.onRead);
+    res.forEach((r, i) => {
+      const e = list[i]!.entry;
+      contents.set(e.path, r.hex);
+      if (sc && !r.changed) sc.record(e, r.hex);
+    });
+  } else if (toRead.size > 0) {
     const limit = pLimit(options.concurrency ?? 8);
     const buffers: Buffer[] = [];
     await Promise.all(
@@ -147,9 +176,9 @@ export async function hashSelection(selection: Selection, options: HashOptions =
           const buf = buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
           try {
             options.onRead?.(e.path);
-            const r = await hashFileContent(path.join(ctxDir, e.path), buf);
+            const r = await hashFileContent(path.join(ctxDir, e.path), e, buf);
             contents.set(e.path, r.hex);
-            if (sc && !r.changedWhileReading(e)) sc.record(e, r.hex);
+            if (sc && !r.changed) sc.record(e, r.hex);
           } finally {
             buffers.push(buf);
           }
@@ -164,7 +193,7 @@ export async function hashSelection(selection: Selection, options: HashOptions =
   for (const s of selection.sources) {
     const sh = createHash('sha256').update(TREE_TAG + '/source');
     for (const m of s.matches) {
-      sh.update(JSON.stringify(['match', m.matched.slice(m.matched.lastIndexOf('/') + 1), m.entries.length]));
+      sh.update(['match', m.matched.slice(m.matched.lastIndexOf('/') + 1), String(m.entries.length)].join('\0'));
       for (const sel of m.entries) {
         const hash = hashEntry(sel, contents.get(sel.entry.path), options);
         sh.update(hash);

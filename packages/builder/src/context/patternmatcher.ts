@@ -5,9 +5,11 @@
  * Why not minimatch: patternmatcher's rules are not glob rules. `**` at the start of a pattern is a
  * plain suffix test (`**log` matches `catalog`), at the end a plain prefix test (`tmp**` matches
  * `tmpfiles/a`), `a**b` is `a(.*\/)?b` (so it does not match `axb`), `[!x]` is a class containing
- * `!` (not negation), and malformed classes must fail the build. minimatch gets these wrong (see
- * the measured count in bench/README.md), so each pattern is compiled to the same regular
- * expression patternmatcher builds, then translated from Go RE2 to JS (go-regexp.ts).
+ * `!` (not negation), and malformed classes must fail the build. Measured against the shared
+ * conformance vectors, minimatch (dot: true, list evaluated last-match-wins with parent checks)
+ * answers 7 of the 181 cases.json vectors wrong and accepts 12 of the 14 invalid pattern lists, so
+ * each pattern is compiled to the same regular expression patternmatcher builds, then translated
+ * from Go RE2 to JS (go-regexp.ts).
  */
 import { BadPatternError, goClean, goMatch, goTrimSpace } from './gopath.js';
 import { compileGoRegexp, GoRegexpError } from './go-regexp.js';

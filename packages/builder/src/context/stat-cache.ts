@@ -19,22 +19,12 @@ import type { ContextEntry } from './entry.js';
 const VERSION = 1;
 const SECOND = 1_000_000_000n;
 
-interface Row {
-  dev: bigint;
-  ino: bigint;
-  size: number;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  mode: number;
-  uid: number;
-  gid: number;
-  digest: string;
-}
-
+// [path, dev, ino, size, mtimeNs, ctimeNs, mode, uid, gid, sha256hex]; kept in this shape in memory
+// too, so loading is one JSON.parse and bigints are only formatted for the entries looked up.
 type DiskRow = [string, string, string, number, string, string, number, number, number, string];
 
 export class StatCache {
-  private readonly rows = new Map<string, Row>();
+  private readonly rows = new Map<string, DiskRow>();
   /** Start of the second the cache file was last written (fs clock); entries at or after it are racy. */
   private racyFromNs = -1n;
   private dirty = false;
@@ -63,19 +53,7 @@ export class StatCache {
       const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file, { bigint: true })]);
       const doc = JSON.parse(text) as { version: number; context: string; entries: DiskRow[] };
       if (doc.version !== VERSION || doc.context !== sc.contextDir) return sc;
-      for (const r of doc.entries) {
-        sc.rows.set(r[0], {
-          dev: BigInt(r[1]),
-          ino: BigInt(r[2]),
-          size: r[3],
-          mtimeNs: BigInt(r[4]),
-          ctimeNs: BigInt(r[5]),
-          mode: r[6],
-          uid: r[7],
-          gid: r[8],
-          digest: r[9],
-        });
-      }
+      for (const r of doc.entries) sc.rows.set(r[0], r);
       sc.racyFromNs = (st.mtimeNs / SECOND) * SECOND;
     } catch {
       // A missing or corrupt cache only costs a re-hash.
@@ -92,25 +70,24 @@ export class StatCache {
     const r = this.rows.get(e.path);
     if (!r || this.racyFromNs < 0) return undefined;
     if (
-      r.dev !== e.dev ||
-      r.ino !== e.ino ||
-      r.size !== e.size ||
-      r.mtimeNs !== e.mtimeNs ||
-      r.ctimeNs !== e.ctimeNs ||
-      r.mode !== e.mode ||
-      r.uid !== e.uid ||
-      r.gid !== e.gid
+      r[3] !== e.size ||
+      r[6] !== e.mode ||
+      r[7] !== e.uid ||
+      r[8] !== e.gid ||
+      r[4] !== String(e.mtimeNs) ||
+      r[5] !== String(e.ctimeNs) ||
+      r[2] !== String(e.ino) ||
+      r[1] !== String(e.dev)
     ) {
       return undefined;
     }
-    if (r.mtimeNs >= this.racyFromNs || r.ctimeNs >= this.racyFromNs) return undefined;
-    return r.digest;
+    if (e.mtimeNs >= this.racyFromNs || e.ctimeNs >= this.racyFromNs) return undefined;
+    return r[9];
   }
 
   /** Records the content digest of an entry whose stat data was unchanged while it was read. */
   record(e: ContextEntry, digestHex: string): void {
-    const { dev, ino, size, mtimeNs, ctimeNs, mode, uid, gid } = e;
-    this.rows.set(e.path, { dev, ino, size, mtimeNs, ctimeNs, mode, uid, gid, digest: digestHex });
+    this.rows.set(e.path, [e.path, String(e.dev), String(e.ino), e.size, String(e.mtimeNs), String(e.ctimeNs), e.mode, e.uid, e.gid, digestHex]);
     this.dirty = true;
   }
 
@@ -127,10 +104,7 @@ export class StatCache {
   /** Writes the cache (temp file + rename) when it changed, then takes its mtime as the racy reference. */
   async save(): Promise<void> {
     if (!this.dirty && this.racyFromNs >= 0) return;
-    const entries: DiskRow[] = [];
-    for (const [p, r] of this.rows) {
-      entries.push([p, String(r.dev), String(r.ino), r.size, String(r.mtimeNs), String(r.ctimeNs), r.mode, r.uid, r.gid, r.digest]);
-    }
+    const entries = [...this.rows.values()];
     await mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, JSON.stringify({ version: VERSION, context: this.contextDir, entries }));

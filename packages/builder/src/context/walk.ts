@@ -2,7 +2,7 @@
  * Walks a build context the way BuildKit's client sends it (tonistiigi/fsutil `filterFS.Walk`
  * fed with the `.dockerignore` patterns as exclude patterns).
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { compareGoStrings } from './gopath.js';
 import { type ContextEntry, toEntry } from './entry.js';
@@ -57,27 +57,26 @@ export async function walkContext(
   async function visitDir(abs: string, rel: string, parentInfo: MatchInfo): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(abs);
+      names = readdirSync(abs);
     } catch (e) {
       // A directory removed while walking is skipped, as fsutil turns ENOENT into SkipDir.
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
     names.sort(compareGoStrings);
-    // lstat the whole directory at once: the walk is stat-bound and order is restored below.
-    const stats = await Promise.all(
-      names.map(async (name) => {
-        const p = path.join(abs, name);
-        try {
-          const st = await lstat(p, { bigint: true });
-          const target = st.isSymbolicLink() ? await readlink(p) : undefined;
-          return { name, st, target };
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-          throw e;
-        }
-      }),
-    );
+    // Synchronous lstat on purpose: for metadata-only calls the libuv thread-pool round trip costs
+    // more than the syscall; measured 2x faster on the 20,000-file bench context (bench/README.md).
+    const stats = names.map((name) => {
+      const p = path.join(abs, name);
+      try {
+        const st = lstatSync(p, { bigint: true });
+        const target = st.isSymbolicLink() ? readlinkSync(p) : undefined;
+        return { name, st, target };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    });
     for (const s of stats) {
       if (!s) continue;
       const relPath = rel === '' ? s.name : `${rel}/${s.name}`;
