@@ -37,6 +37,8 @@ export interface StartRegistryOptions {
   password?: string;
   /** Token mode only: grant `pull` to anonymous token requests (default false: anonymous gets no access). */
   anonymousPull?: boolean;
+  /** Token mode: an OAuth2 refresh token the token server accepts for `username` (default `test-refresh-token`). */
+  refreshToken?: string;
   /** Listen on this port instead of a free one (then a busy port is an error, not retried). */
   port?: number;
 }
@@ -165,6 +167,7 @@ async function startOnce(options: StartRegistryOptions): Promise<TestRegistry> {
       username,
       password,
       anonymousPull: options.anonymousPull ?? false,
+      refreshToken: options.refreshToken ?? 'test-refresh-token',
       log: tokenRequests,
     });
     const tokenPort = (tokenServer.address() as net.AddressInfo).port;
@@ -276,6 +279,7 @@ interface TokenServerOptions {
   username: string;
   password: string;
   anonymousPull: boolean;
+  refreshToken: string;
   log: TokenRequest[];
 }
 
@@ -288,23 +292,34 @@ async function startTokenServer(o: TokenServerOptions): Promise<http.Server> {
   // The registry checks the x5c chain against its rootcertbundle, which holds this very cert.
   const x5c = [new X509Certificate(o.certPem).raw.toString('base64')];
   const server = http.createServer((req, res) => {
+    let form = '';
+    req.on('data', (d: Buffer) => (form += d.toString()));
+    req.on('end', () => answer(req, res, form));
+  });
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse, form: string) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const scopes = url.searchParams.getAll('scope');
+    let scopes = url.searchParams.getAll('scope');
     let account: string | undefined;
     const authz = req.headers.authorization;
-    if (authz?.startsWith('Basic ')) {
+    const reject = (user: string | undefined) => {
+      o.log.push({ account: user, scopes, status: 401 });
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+    };
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (what clients with an identity token use).
+      const p = new URLSearchParams(form);
+      scopes = (p.get('scope') ?? '').split(' ').filter(Boolean);
+      if (p.get('grant_type') !== 'refresh_token' || p.get('refresh_token') !== o.refreshToken || p.get('service') !== o.service) return reject(undefined);
+      account = o.username;
+    } else if (authz?.startsWith('Basic ')) {
       const decoded = Buffer.from(authz.slice(6), 'base64').toString();
       const i = decoded.indexOf(':');
       const user = decoded.slice(0, i);
-      if (user !== o.username || decoded.slice(i + 1) !== o.password) {
-        o.log.push({ account: user, scopes, status: 401 });
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
-        return;
-      }
+      if (user !== o.username || decoded.slice(i + 1) !== o.password) return reject(user);
       account = user;
     }
-    if (url.pathname !== '/token' || url.searchParams.get('service') !== o.service) {
+    if (url.pathname !== '/token' || (req.method !== 'POST' && url.searchParams.get('service') !== o.service)) {
       o.log.push({ account, scopes, status: 400 });
       res.writeHead(400).end();
       return;
@@ -337,7 +352,7 @@ async function startTokenServer(o: TokenServerOptions): Promise<http.Server> {
     o.log.push({ account, scopes, status: 200 });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -382,6 +397,8 @@ export async function startProxy(
   hooks: {
     intercept?: (req: ProxyRequest, res: http.ServerResponse) => boolean | undefined | void;
     transformResponse?: (req: ProxyRequest, status: number, body: Buffer) => Buffer;
+    /** Address to listen on, default 127.0.0.1 (use a non-loopback one to test TLS/insecure handling). */
+    listen?: string;
   } = {},
 ): Promise<TestProxy> {
   const requests: ProxyRequest[] = [];
@@ -422,13 +439,14 @@ export async function startProxy(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, hooks.listen ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
+  const listenHost = hooks.listen ?? '127.0.0.1';
   let stopped: Promise<void> | undefined;
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    host: `${listenHost}:${port}`,
+    url: `http://${listenHost}:${port}`,
     port,
     requests,
     stop: () =>

@@ -147,6 +147,18 @@ describe('registry client with docker config credentials', () => {
     expect(scopes).toContain('repository:copied:pull,push');
   });
 
+  it('exchanges an identity token (OAuth2 refresh token) for registry tokens', async () => {
+    const dir = await configDir({ auths: { [tokenReg.host]: { identitytoken: 'test-refresh-token' } } });
+    const client = new RegistryClient({ auth: new DockerConfigCredentialStore({ env: { DOCKER_CONFIG: dir } }) });
+    tokenReg.tokenRequests.length = 0;
+    const img = await client.resolve(`${tokenReg.host}/busybox`);
+    expect(img.manifestDigest).toBe(busybox.manifestDigest);
+    expect(tokenReg.tokenRequests).toEqual([{ account: tokenReg.username, scopes: ['repository:busybox:pull'], status: 200 }]);
+    const wrong = await configDir({ auths: { [tokenReg.host]: { identitytoken: 'stale' } } });
+    const e = await new RegistryClient({ auth: new DockerConfigCredentialStore({ env: { DOCKER_CONFIG: wrong } }) }).resolve(`${tokenReg.host}/busybox`).catch((x) => x);
+    expect(e.message).toMatch(/^authentication failed for 127\.0\.0\.1:\d+\/busybox:latest: the token server rejected the credentials/);
+  });
+
   it('pulls anonymously from a token registry that allows anonymous pull', async () => {
     const anon = await startRegistry({ auth: 'token', anonymousPull: true });
     stops.push(anon);

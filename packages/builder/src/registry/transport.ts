@@ -81,7 +81,12 @@ function errorText(e: unknown): string {
     if (typeof m === 'string' && !parts.includes(m)) parts.push(m);
     cur = (cur as { cause?: unknown }).cause;
   }
-  return parts.join(': ');
+  // OpenSSL messages carry a hex prefix and a source path; keep only the reason.
+  return parts
+    .map((m) => /SSL routines:[^:]*:([^:]+)/.exec(m)?.[1] ?? m)
+    .join(': ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
