@@ -2,11 +2,12 @@ import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createReadStream } from 'node:fs';
 import * as tar from 'tar-stream';
+import type { ContentStore } from '@build-image/cache';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs, ExportError } from '../src/exporter/index.js';
 import { MediaType, canonicalJson, sha256Digest, type Image } from '../src/image/index.js';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
-import { DirBlobStore, makeTestImage, run } from './layer-helpers.js';
+import { makeStore, makeTestImage, run } from './layer-helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -24,12 +25,12 @@ async function readTar(path: string): Promise<Map<string, { type: string; mtime:
 
 describe('exporters', () => {
   let tmp: string;
-  let store: DirBlobStore;
+  let store: ContentStore;
   let image: Image;
 
   beforeAll(async () => {
     tmp = await makeTempDir('export-');
-    store = new DirBlobStore(join(tmp, 'store'));
+    store = makeStore(join(tmp, 'store'));
     image = await makeTestImage(store, tmp, { 'hello.txt': 'hello world\n', 'etc/app.conf': 'x=1\n' }, { env: ['PATH=/bin', 'APP=1'] });
   });
 
@@ -153,7 +154,7 @@ describe('exporters', () => {
     expect((await readdir(dir)).sort()).toEqual(['etc', 'hello.txt']);
     expect(await readFile(join(dir, 'hello.txt'), 'utf8')).toBe('hello world\n');
 
-    const empty = new DirBlobStore(join(tmp, 'empty-store'));
+    const empty = makeStore(join(tmp, 'empty-store'));
     await mkdir(empty.root, { recursive: true });
     const err = await exportOciLayout(image, empty, join(tmp, 'nolayout')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExportError);

@@ -25,7 +25,7 @@ async function makeTar(entries: Spec[]): Promise<Buffer> {
     await new Promise<void>((resolve, reject) => {
       const h = { mtime: new Date(1_600_000_000_000), ...e.header } as tar.Header;
       if (e.content !== undefined) pack.entry(h, e.content, (err) => (err ? reject(err) : resolve()));
-      else pack.entry(h, (err) => (err ? reject(err) : resolve())).end();
+      else pack.entry(h, (err) => (err ? reject(err) : resolve())).end(undefined);
     });
   }
   pack.finalize();

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyLayer, LayerError, writeLayerFromDirectory, writeLayerFromEntries } from '../src/layer/index.js';
 import { MediaType } from '../src/image/index.js';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
-import { DirBlobStore, run } from './layer-helpers.js';
+import { makeStore, run } from './layer-helpers.js';
 
 afterAll(cleanupTempDirs);
 const isRoot = process.geteuid?.() === 0;
@@ -37,7 +37,7 @@ async function sampleTree(dir: string, mtime: number): Promise<void> {
 
 describe('writeLayerFromDirectory', () => {
   it('is byte-identical for the same tree in different dirs with different mtimes (clamped by sourceDateEpoch)', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const a = await makeTempDir('tree-a-');
     const b = await makeTempDir('tree-b-');
     await sampleTree(a, 1_800_000_000);
@@ -60,11 +60,11 @@ describe('writeLayerFromDirectory', () => {
   });
 
   it('is listed by GNU tar with the expected names, modes, owners, links and order', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const dir = await makeTempDir('tree-');
     await sampleTree(dir, 1_600_000_000);
     const layer = await writeLayerFromDirectory(dir, store, { sourceDateEpoch: 1_700_000_000 });
-    const listing = await run('tar', ['--numeric-owner', '--full-time', '-tvzf', store.pathOf(layer.digest)], { env: { ...process.env, TZ: 'UTC' } } as never);
+    const listing = await run('tar', ['--numeric-owner', '--full-time', '-tvzf', store.pathOf(layer.digest)], { env: { ...process.env, TZ: 'UTC' } });
     const lines = listing.trim().split('\n').map((l) => l.replace(/\s+/g, ' '));
     const names = lines.map((l) => l.split(' ').slice(5).join(' '));
     const long = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(80)}.txt`;
@@ -103,7 +103,7 @@ describe('writeLayerFromDirectory', () => {
   });
 
   it('carries security.capability as raw PAX bytes, user xattrs only with xattrs: all, and drops excluded paths', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const dir = await makeTempDir('tree-');
     await writeFile(join(dir, 'ping'), 'ping');
     await writeFile(join(dir, 'plain'), 'plain');
@@ -141,7 +141,7 @@ describe('writeLayerFromDirectory', () => {
   });
 
   it('converts a 200 MB directory with bounded memory (never buffers a layer)', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const dir = await makeTempDir('big-');
     const block = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -172,7 +172,7 @@ describe('writeLayerFromDirectory', () => {
   }, 180_000);
 
   it('fails with E_LAYER_ENTRY_SIZE when a body does not match its header', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const err = await writeLayerFromEntries([{ header: { name: 'f', type: 'file', mode: 0o644, size: 10 }, body: Readable.from([Buffer.from('short')]) }], store).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LayerError);
     expect((err as LayerError).code).toBe('E_LAYER_ENTRY_SIZE');
@@ -181,7 +181,7 @@ describe('writeLayerFromDirectory', () => {
 
 describe('writeLayerFromEntries', () => {
   it('writes caller-made entries (uncompressed: digest = diffId), normalizing names and clamping mtimes', async () => {
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const layer = await writeLayerFromEntries(
       [
         { header: { name: '/app/', type: 'directory', mode: 0o755, mtime: 2_000_000_000 } },
@@ -192,7 +192,7 @@ describe('writeLayerFromEntries', () => {
     );
     expect(layer.digest).toBe(layer.diffId);
     expect(layer.mediaType).toBe(MediaType.DockerLayer);
-    const listing = await run('tar', ['--numeric-owner', '--full-time', '-tvf', store.pathOf(layer.digest)], { env: { ...process.env, TZ: 'UTC' } } as never);
+    const listing = await run('tar', ['--numeric-owner', '--full-time', '-tvf', store.pathOf(layer.digest)], { env: { ...process.env, TZ: 'UTC' } });
     expect(listing.replace(/ +/g, ' ').trim().split('\n')).toEqual(['drwxr-xr-x 0/0 0 2001-09-09 01:46:40 app/', '-rw-r--r-- 1000/1000 3 1970-01-01 00:00:05 app/hello.txt']);
   });
 });
@@ -223,7 +223,7 @@ describe.skipIf(!isRoot)('overlayfs upper dir → layer', () => {
       await run('umount', [merged]);
     }
     expect(xattr.getAttributeSync(join(upper, 'opq'), 'trusted.overlay.opaque')?.toString()).toBe('y');
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const layer = await writeLayerFromDirectory(upper, store, { overlay: 'root', sourceDateEpoch: 0 });
     const listing = await run('tar', ['--numeric-owner', '-tvzf', store.pathOf(layer.digest)]);
     const rows = listing.trim().split('\n').map((l) => {
@@ -256,7 +256,7 @@ describe.skipIf(!isRoot)('overlayfs upper dir → layer', () => {
     const dir = await makeTempDir('ovl-redirect-');
     await mkdir(join(dir, 'moved'));
     xattr.setAttributeSync(join(dir, 'moved'), 'trusted.overlay.redirect', '/orig');
-    const store = new DirBlobStore(await makeTempDir('store-'));
+    const store = makeStore(await makeTempDir('store-'));
     const err = await writeLayerFromDirectory(dir, store, { overlay: 'root' }).catch((e: unknown) => e);
     expect((err as LayerError).code).toBe('E_LAYER_OVERLAY_UNSUPPORTED');
   });

@@ -1,17 +1,18 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ContentStore } from '@build-image/cache';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOciLayout } from '../src/exporter/index.js';
 import { MediaType, canonicalJson, putJson, type Image, type ImageIndex } from '../src/image/index.js';
 import { importOciLayoutBlobs, OciLayoutError, readOciLayout } from '../src/oci-layout/index.js';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
-import { DirBlobStore, makeTestImage, run } from './layer-helpers.js';
+import { makeStore, makeTestImage, run } from './layer-helpers.js';
 
 afterAll(cleanupTempDirs);
 
 describe('OCI layout as an image source', () => {
   let tmp: string;
-  let store: DirBlobStore;
+  let store: ContentStore;
   let amd64: Image;
   let arm64: Image;
   let armv7: Image;
@@ -19,7 +20,7 @@ describe('OCI layout as an image source', () => {
 
   beforeAll(async () => {
     tmp = await makeTempDir('ocilayout-');
-    store = new DirBlobStore(join(tmp, 'store'));
+    store = makeStore(join(tmp, 'store'));
     amd64 = await makeTestImage(store, tmp, { 'arch.txt': 'amd64' });
     arm64 = await makeTestImage(store, tmp, { 'arch.txt': 'arm64' }, { architecture: 'arm64', variant: 'v8' });
     armv7 = await makeTestImage(store, tmp, { 'arch.txt': 'armv7' }, { architecture: 'arm', variant: 'v7' });
@@ -72,7 +73,7 @@ describe('OCI layout as an image source', () => {
   });
 
   it('imports the selected image blobs into a store, verified', async () => {
-    const target = new DirBlobStore(join(tmp, 'import-store'));
+    const target = makeStore(join(tmp, 'import-store'));
     const img = await readOciLayout(layout, { tag: 'multi', platform: { os: 'linux', architecture: 'arm64' } });
     await importOciLayoutBlobs(layout, img, target);
     for (const d of [img.manifestDescriptor, img.manifest.config, ...img.layers]) expect(await target.has(d.digest)).toBe(true);
@@ -93,7 +94,7 @@ describe('OCI layout as an image source', () => {
     await exportOciLayout(amd64, store, broken, { names: ['x:1'] });
     await rm(join(broken, 'blobs/sha256', amd64.layers[0]!.digest.slice(7)));
     const img = await readOciLayout(broken);
-    const missing = await importOciLayoutBlobs(broken, img, new DirBlobStore(join(tmp, 'fresh'))).catch((e: unknown) => e);
+    const missing = await importOciLayoutBlobs(broken, img, makeStore(join(tmp, 'fresh'))).catch((e: unknown) => e);
     expect((missing as OciLayoutError).code).toBe('E_OCI_LAYOUT_BLOB_MISSING');
     expect((missing as Error).message).toContain(amd64.layers[0]!.digest);
 
