@@ -4,6 +4,7 @@
  * tools (`skopeo oci-archive:`) and `docker load` accept it, as BuildKit's output does.
  */
 import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore, Descriptor } from '@build-image/cache';
@@ -85,8 +86,20 @@ async function* lazy(open: () => Readable): AsyncGenerator<Uint8Array> {
  * // skopeo inspect oci-archive:image.tar ; docker load -i image.tar
  */
 export async function exportOciTar(image: Image, store: BlobStore, destination: string | Writable, options: ExportTarOptions = {}): Promise<void> {
-  const out = typeof destination === 'string' ? createWriteStream(destination, { mode: 0o644 }) : destination;
-  await pipeline(Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 }), out);
+  const source = (): Readable => Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 });
+  if (typeof destination !== 'string') {
+    await pipeline(source(), destination);
+    return;
+  }
+  // Written beside the destination and renamed at the end: a failed export leaves no half tar.
+  const tmp = `${destination}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await pipeline(source(), createWriteStream(tmp, { mode: 0o644 }));
+    await rename(tmp, destination);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 /**
