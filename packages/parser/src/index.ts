@@ -6,3 +6,4 @@ export * from './syntax/index.js';
 export * from './shell/index.js';
 export * from './instructions/index.js';
 export * from './graph/index.js';
+export { goQuote, goQuoteList } from './syntax/gotext.js';
