@@ -278,8 +278,9 @@ async function packLayer(rootfs: string, out: string): Promise<{ diffId: string;
   const gzTap = hashingTap();
   const done = pipeline(pack, tarTap, createGzip({ level: 9 }), gzTap, createWriteStream(out));
   const mtime = new Date(FIXTURE_EPOCH * 1000);
-  const entry = (header: tar.Headers, body?: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry(header, body ?? null, (err) => (err ? reject(err) : resolve())));
+  type EntryHeader = Parameters<typeof pack.entry>[0];
+  const entry = (header: Partial<EntryHeader>) =>
+    new Promise<void>((resolve, reject) => pack.entry(header as EntryHeader, (err?: Error | null) => (err ? reject(err) : resolve())));
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(path.join(rootfs, rel))).sort();
     for (const name of names) {
@@ -295,7 +296,7 @@ async function packLayer(rootfs: string, out: string): Promise<{ diffId: string;
       } else if (st.isFile()) {
         // Files here are small (busybox ≈ 2 MB); stream them anyway to keep memory flat.
         await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...common, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
+          const sink = pack.entry({ ...common, type: 'file', size: st.size } as EntryHeader, (err?: Error | null) => (err ? reject(err) : resolve()));
           createReadStream(abs).on('error', reject).pipe(sink);
         });
       }

@@ -137,7 +137,7 @@ describe('verification against corrupt registries', () => {
       transformResponse: (req, status, body) => {
         if (req.method === 'GET' && req.url.includes(`/blobs/${busybox.layerDigest}`) && status === 200) {
           const copy = Buffer.from(body);
-          copy[copy.length >> 1] ^= 0xff; // same size, one flipped byte
+          copy[copy.length >> 1] = copy[copy.length >> 1]! ^ 0xff; // same size, one flipped byte
           return copy;
         }
         return body;
