@@ -97,6 +97,22 @@ describe('ContentStore', () => {
     expect(await readdir(join(store.root, 'content-v1')).catch(() => [])).toEqual([]);
   });
 
+  it('passes a failing source\'s error through and leaves nothing behind', async () => {
+    const store = await freshStore();
+    const failing = (async function* () {
+      yield Buffer.alloc(100_000, 1);
+      throw new Error('connection reset by peer');
+    })();
+    await expect(store.put(failing)).rejects.toThrow('connection reset by peer');
+    const r = new Readable({ read() {} });
+    const p = store.put(r);
+    r.push(Buffer.alloc(10_000));
+    setTimeout(() => r.destroy(new Error('aborted upstream')), 20);
+    await expect(p).rejects.toThrow('aborted upstream');
+    expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
+    expect(await readdir(join(store.root, 'content-v1')).catch(() => [])).toEqual([]);
+  });
+
   it('detects a blob corrupted on disk while streaming, reports it and removes it', async () => {
     const store = await freshStore();
     const data = Buffer.alloc(300_000, 'layer-bytes');
