@@ -397,6 +397,10 @@ export async function startProxy(
   hooks: {
     intercept?: (req: ProxyRequest, res: http.ServerResponse) => boolean | undefined | void;
     transformResponse?: (req: ProxyRequest, status: number, body: Buffer) => Buffer;
+    /** Milliseconds to hold a request before forwarding it (to make concurrency observable). */
+    delay?: (req: ProxyRequest) => number;
+    /** Called when the answer to a request has been sent (or the connection closed). */
+    onDone?: (req: ProxyRequest) => void;
     /** Address to listen on, default 127.0.0.1 (use a non-loopback one to test TLS/insecure handling). */
     listen?: string;
   } = {},
@@ -406,10 +410,18 @@ export async function startProxy(
   const server = http.createServer((req, res) => {
     const info: ProxyRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
     requests.push(info);
+    if (hooks.onDone) res.once('close', () => hooks.onDone!(info));
     if (hooks.intercept?.(info, res)) {
       req.resume();
       return;
     }
+    const wait = hooks.delay?.(info) ?? 0;
+    if (wait > 0) {
+      req.pause();
+      setTimeout(() => forward(req, res, info), wait);
+    } else forward(req, res, info);
+  });
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, info: ProxyRequest) => {
     const headers = { ...req.headers, host: targetUrl.host };
     const upstream = http.request(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers },
@@ -434,9 +446,9 @@ export async function startProxy(
         });
       },
     );
-    upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502).end());
+    upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
     req.pipe(upstream);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, hooks.listen ?? '127.0.0.1', () => resolve());

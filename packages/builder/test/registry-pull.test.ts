@@ -264,3 +264,42 @@ describe('descriptor shapes', () => {
     expect(layer).toEqual({ mediaType: MediaType.OciLayerGzip, digest: busybox.layerDigest, size: busybox.manifest.layers[0]!.size });
   });
 });
+
+describe('bounded concurrency', () => {
+  it('downloads at most `concurrency` layers at a time', async () => {
+    // An image of six small random layers (content need not be a real tar for transport).
+    const { randomBytes } = await import('node:crypto');
+    const src = await newStore();
+    const layers: Descriptor[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { digest, size } = await src.putBytes(randomBytes(50_000));
+      layers.push({ mediaType: MediaType.OciLayerGzip, digest, size });
+    }
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
+    const cfg = await src.putBytes(config);
+    const manifest = { schemaVersion: 2 as const, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size }, layers };
+    await new RegistryClient().pushImage(`${reg.host}/many:1`, { manifest }, src);
+
+    let inFlight = 0;
+    let peak = 0;
+    const isLayer = (url: string) => layers.some((l) => url.endsWith(`/blobs/${l.digest}`));
+    const proxy = await startProxy(reg.url, {
+      delay: (req) => {
+        if (!isLayer(req.url)) return 0;
+        peak = Math.max(peak, ++inFlight);
+        return 100;
+      },
+      onDone: (req) => {
+        if (isLayer(req.url)) inFlight--;
+      },
+    });
+    stops.push(proxy);
+    const store = await newStore();
+    await new RegistryClient({ concurrency: 2 }).pullImage(`${proxy.host}/many:1`, 'linux/amd64', store);
+    expect(peak).toBe(2);
+    for (const l of layers) expect(await store.has(l.digest)).toBe(true);
+    peak = 0;
+    await new RegistryClient({ concurrency: 4 }).pullImage(`${proxy.host}/many:1`, 'linux/amd64', await newStore());
+    expect(peak).toBe(4);
+  });
+});
