@@ -109,6 +109,20 @@ export class ContentStore implements BlobStore {
    * ```
    */
   async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ digest: Digest; size: number }> {
+    // A stream that fails before the loop below starts reading it would otherwise raise an
+    // unhandled 'error' event; the loop reports the stored error when it starts.
+    const emitter = source as Partial<Pick<Readable, 'on' | 'destroy' | 'readableEnded'>>;
+    if (typeof emitter.on === 'function') emitter.on('error', () => {});
+    try {
+      return await this.putFrom(source, options);
+    } catch (e) {
+      // Put owns the source: if it gave up early (disk full, bad digest), release the stream.
+      if (typeof emitter.destroy === 'function' && !emitter.readableEnded) emitter.destroy();
+      throw e;
+    }
+  }
+
+  private async putFrom(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions): Promise<{ digest: Digest; size: number }> {
     const algorithm = options.expected ? parseDigest(options.expected).algorithm : 'sha256';
     if (options.size !== undefined && !(Number.isSafeInteger(options.size) && options.size >= 0)) {
       throw new TypeError(`put: size must be a non-negative integer, got ${options.size}`);

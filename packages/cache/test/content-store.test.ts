@@ -109,6 +109,11 @@ describe('ContentStore', () => {
     r.push(Buffer.alloc(10_000));
     setTimeout(() => r.destroy(new Error('aborted upstream')), 20);
     await expect(p).rejects.toThrow('aborted upstream');
+    // A stream that fails before put has started reading it.
+    const early = new Readable({ read() {} });
+    const p2 = store.put(early);
+    early.destroy(new Error('failed at once'));
+    await expect(p2).rejects.toThrow('failed at once');
     expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
     expect(await readdir(join(store.root, 'content-v1')).catch(() => [])).toEqual([]);
   });
