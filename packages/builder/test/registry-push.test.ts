@@ -185,6 +185,43 @@ describe('upload modes', () => {
     expect(armOnDisk.equals(armManifest)).toBe(true);
   });
 
+  it('restarts an upload whose PUT or PATCH failed with 5xx', async () => {
+    let failedPut = false;
+    let failedPatch = false;
+    const proxy = await startProxy(reg.url, {
+      intercept: (req, res) => {
+        if (req.method === 'PUT' && req.url.includes('digest=') && !failedPut) {
+          failedPut = true;
+          res.writeHead(502).end();
+          return true;
+        }
+        if (req.method === 'PATCH' && !failedPatch) {
+          failedPatch = true;
+          res.writeHead(503).end();
+          return true;
+        }
+        return false;
+      },
+    });
+    stops.push(proxy);
+    const r1 = await new RegistryClient({ retryBaseDelayMs: 1 }).pushImage(`${proxy.host}/flaky:1`, { manifest: image.manifestBytes }, store);
+    expect(r1.blobs[busybox.layerDigest]).toBe('uploaded');
+    expect(failedPut).toBe(true);
+    const r2 = await new RegistryClient({ retryBaseDelayMs: 1, chunkedUploadThreshold: 1024, chunkSize: 512 * 1024 }).pushImage(`${proxy.host}/flaky2:1`, { manifest: image.manifestBytes }, store);
+    expect(r2.blobs[busybox.layerDigest]).toBe('uploaded-chunked');
+    expect(failedPatch).toBe(true);
+    const { stdout } = await execFileP('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/flaky2:1`]);
+    expect(JSON.parse(stdout).Digest).toBe(busybox.manifestDigest);
+  });
+
+  it('says which blob is missing from the local store', async () => {
+    const empty = new ContentStore({ root: await makeTempDir('bi-store-') });
+    const e = (await new RegistryClient().pushImage(`${reg.host}/missing:1`, { manifest: image.manifestBytes }, empty).catch((x) => x)) as RegistryError;
+    expect(e).toBeInstanceOf(RegistryError);
+    expect(e.data.reason).toBe('local-blob-missing');
+    expect(e.message).toMatch(new RegExp(`^cannot push ${reg.host}/missing:1: blob sha256:[0-9a-f]{64} is not in the local content store`));
+  });
+
   it('pushes by digest when the reference has no tag', async () => {
     const digest = await new RegistryClient().pushManifest(`${reg.host}/bydigest@${image.manifestDigest}`, image.manifestBytes, image.manifest.mediaType!).catch((e) => e);
     // The registry refuses a manifest whose blobs it does not have in that repository.

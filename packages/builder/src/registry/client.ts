@@ -507,6 +507,12 @@ export class RegistryClient {
   private async uploadBlob(ep: Endpoint, ref: ImageReference, desc: Descriptor, store: BlobStore, session?: string): Promise<BlobPushOutcome> {
     const retries = this.options.retries ?? 4;
     for (let attempt = 0; ; attempt++) {
+      if (!(await store.has(desc.digest))) {
+        throw this.fail(ref, `cannot push ${refText(ref)}: blob ${desc.digest} is not in the local content store (was it pulled or built here?)`, {
+          reason: 'local-blob-missing',
+          digest: desc.digest,
+        });
+      }
       try {
         const location = attempt === 0 && session ? new URL(session, `${ep.base}/`).toString() : await this.startUpload(ep, ref);
         if (desc.size > this.threshold) {

@@ -12,6 +12,7 @@ export type RegistryErrorReason =
   | 'network'
   | 'protocol'
   | 'unsupported'
+  | 'local-blob-missing'
   | 'http';
 
 /** Details of a {@link RegistryError}; all JSON-serializable. */
