@@ -123,6 +123,24 @@ describe('pull from a multi-platform index', () => {
     expect((await client.resolve(`${reg.host}/multi@${indexDigest}`, 'linux/amd64')).manifestDigest).toBe(busybox.manifestDigest);
   });
 
+  it('matches index entries without a platform by their config, as containerd does', async () => {
+    const store = await newStore();
+    const client = new RegistryClient();
+    const amd = await client.pullImage(`${reg.host}/busybox`, 'linux/amd64', store);
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: [{ mediaType: MediaType.OciManifest, digest: amd.manifestDigest, size: amd.manifestBytes.length }],
+    };
+    const bytes = Buffer.from(JSON.stringify(index));
+    await client.pushIndex(`${reg.host}/noplatform:1`, bytes, store);
+    const img = await client.resolve(`${reg.host}/noplatform:1`, 'linux/amd64');
+    expect(img.manifestDigest).toBe(amd.manifestDigest);
+    expect(img.platform).toEqual({ os: 'linux', architecture: 'amd64' });
+    const e = await caught(client.resolve(`${reg.host}/noplatform:1`, 'linux/ppc64le'));
+    expect(e.data.reason).toBe('platform');
+  });
+
   it('fails with the available platforms when none fits', async () => {
     const e = await caught(new RegistryClient().resolve(`${reg.host}/multi:1`, 'linux/s390x'));
     expect(e.message).toBe(`no match for platform linux/s390x in ${reg.host}/multi:1 (available: linux/amd64, linux/arm64/v8)`);

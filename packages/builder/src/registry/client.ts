@@ -282,7 +282,7 @@ export class RegistryClient {
     if (isIndexMediaType(top.mediaType)) {
       const index = JSON.parse(top.bytes.toString('utf8')) as ImageIndex;
       result = { ...result, index, indexDigest: top.digest, indexBytes: top.bytes, indexMediaType: top.mediaType };
-      const chosen = selectPlatform(index, want);
+      const chosen = selectPlatform(index, want) ?? (await this.selectByConfig(ep, ref, index, want));
       if (!chosen) {
         const available = [...new Set(index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!)))];
         throw this.fail(ref, `no match for platform ${formatPlatform(want)} in ${refText(ref)} (available: ${available.join(', ') || 'none'})`, {
@@ -325,6 +325,26 @@ export class RegistryClient {
       layers: parsed.layers,
       platform,
     } as ResolvedImage;
+  }
+
+  /**
+   * Index entries without a `platform` match by their config's os/architecture, as containerd
+   * does; only consulted when no entry declares a fitting platform.
+   */
+  private async selectByConfig(ep: Endpoint, ref: ImageReference, index: ImageIndex, want: Platform): Promise<(Descriptor & { platform?: Platform }) | undefined> {
+    let best: { rank: number; desc: Descriptor & { platform?: Platform } } | undefined;
+    for (const m of index.manifests ?? []) {
+      if (m.platform || !isManifestMediaType(m.mediaType)) continue;
+      const child = await this.fetchManifest(ep, ref, m.digest, m);
+      const parsed = JSON.parse(child.bytes.toString('utf8')) as ImageManifest;
+      if (!parsed.config || parsed.config.mediaType === 'application/vnd.in-toto+json') continue;
+      const config = JSON.parse((await this.fetchSmallBlob(ep, ref, parsed.config, 'config')).toString('utf8')) as ImageConfig;
+      if (!config.os || !config.architecture) continue;
+      const platform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+      const rank = platformRank(want, platform);
+      if (rank !== undefined && (!best || rank < best.rank)) best = { rank, desc: { ...m, platform } };
+    }
+    return best?.desc;
   }
 
   /**
