@@ -29,6 +29,17 @@ export interface ApplyLayerOptions {
   xattrs?: boolean;
   /** Receives entries that were skipped or only partly applied (devices without privilege...). */
   onWarning?: (warning: LayerWarning) => void;
+  /**
+   * What `.wh.` entries mean. `'apply'` (default): delete what they name, as when flattening
+   * layers into one tree. `'overlay'`: extract the layer as an overlayfs lower dir of its own, where
+   * a whiteout is a 0/0 character device and an opaque directory carries `<prefix>opaque=y`.
+   * `'none'`: they are ordinary files (ADD of a tar archive that happens to contain such names).
+   */
+  whiteouts?: 'apply' | 'overlay' | 'none';
+  /** xattr namespace of the opaque marker in `'overlay'` mode. Default `trusted.overlay.`. */
+  overlayXattrPrefix?: 'trusted.overlay.' | 'user.overlay.';
+  /** Owner of every entry instead of the tar's (ADD --chown of an archive). */
+  owner?: { uid: number; gid: number };
 }
 
 /** What {@link applyLayer} did. */
@@ -82,6 +93,7 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
   const sameOwner = options.sameOwner ?? process.geteuid?.() === 0;
   const isRoot = process.geteuid?.() === 0;
   const warn = (w: LayerWarning): void => options.onWarning?.(w);
+  const whiteouts = options.whiteouts ?? 'apply';
   const unpacked = new Set<string>();
   const opaqueDone = new Set<string>();
   const dirTimes: Array<[string, number]> = [];
@@ -143,7 +155,23 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
     }
     if (parentAbs !== root) await ensureParent(parentAbs, header.name);
 
-    if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (whiteouts === 'overlay' && base.startsWith(WHITEOUT_PREFIX)) {
+      entry.resume();
+      if (base === WHITEOUT_OPAQUE) {
+        await setXattr(parentAbs, `${options.overlayXattrPrefix ?? 'trusted.overlay.'}opaque`, Buffer.from('y'));
+        continue;
+      }
+      const original = base.slice(WHITEOUT_PREFIX.length);
+      if (original === '' || original === '.' || original === '..') {
+        throw new LayerError('E_LAYER_INVALID_WHITEOUT', `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
+      }
+      const wh = posix.join(parentAbs, original);
+      await rm(wh, { recursive: true, force: true });
+      // An overlayfs whiteout: a character device 0/0 (Node has no mknod(2)).
+      await execFileP('mknod', ['-m', '0', wh, 'c', '0', '0']);
+      continue;
+    }
+    if (whiteouts === 'apply' && base.startsWith(WHITEOUT_PREFIX)) {
       entry.resume();
       if (base === WHITEOUT_OPAQUE) {
         if (!opaqueDone.has(parentAbs)) {
@@ -166,8 +194,8 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       await rm(target, { recursive: true, force: true });
     }
     const mode = (header.mode ?? 0) & 0o7777;
-    const uid = paxNumber(header.pax, 'uid') ?? header.uid ?? 0;
-    const gid = paxNumber(header.pax, 'gid') ?? header.gid ?? 0;
+    const uid = options.owner?.uid ?? paxNumber(header.pax, 'uid') ?? header.uid ?? 0;
+    const gid = options.owner?.gid ?? paxNumber(header.pax, 'gid') ?? header.gid ?? 0;
     const mtime = paxNumber(header.pax, 'mtime') ?? (header.mtime ? header.mtime.getTime() / 1000 : 0);
 
     switch (type) {
@@ -226,7 +254,7 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
         throw new LayerError('E_LAYER_UNSUPPORTED_ENTRY', `Tar entry "${header.name}" has a type this engine cannot apply (${String(type)}).`, { data: { name: header.name, type: String(type) } });
     }
 
-    if (sameOwner) await lchown(target, uid, gid);
+    if (sameOwner || options.owner) await lchown(target, uid, gid);
     if (options.xattrs !== false && header.pax) {
       for (const [key, value] of Object.entries(header.pax)) {
         if (!key.startsWith('SCHILY.xattr.')) continue;

@@ -1,0 +1,315 @@
+/**
+ * `build()`: the library's entry point and what the CLI and the GitHub Action call. It wires the
+ * parts together — Dockerfile → graph, base images, the solver over the cache, snapshots and the
+ * executor — and then writes the outputs.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CacheIndex, ContentStore, resolveCacheDir, type Descriptor, type Digest } from '@build-image/cache';
+import { BuildError } from '@build-image/errors';
+import { createBuildGraph, listBaseImages, parseDockerfile, type BuildGraph, type ImageConfigInfo } from '@build-image/parser';
+import { DockerConfigCredentialStore, RegistryClient } from '../registry/index.js';
+import { RuncExecutor } from '../executor/index.js';
+import { createSnapshotter } from '../snapshot/index.js';
+import { StatCache } from '../context/index.js';
+import { putImage, type Image, type ImageConfig } from '../image/index.js';
+import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs } from '../exporter/index.js';
+import type { ProgressEvent, ProgressListener } from '../progress/events.js';
+import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
+import { ImageSources } from './image-source.js';
+import { Solver, type StageState } from './solver.js';
+import { runStep, type SecretSource } from './run-step.js';
+import { copyStep } from './copy-step.js';
+import { SourceRoots } from './source-roots.js';
+import { workdirStep } from './workdir-step.js';
+
+/** Options of {@link build}; each mirrors a `build-image build` / `docker buildx build` flag. */
+export interface BuildOptions {
+  /** The build context directory (`CONTEXT`). */
+  context: string;
+  /** Dockerfile path (`-f`), relative to the current directory; default `<context>/Dockerfile`. */
+  file?: string;
+  /** Dockerfile text instead of a file. */
+  dockerfile?: string;
+  /** Image names (`-t`), used by the oci/docker/image/registry outputs. */
+  tags?: string[];
+  /** `--build-arg K=V`. */
+  buildArgs?: Record<string, string>;
+  /** `--target`: the stage to build (default the last). */
+  target?: string;
+  /** `--platform` (one platform; default the host's). */
+  platform?: string;
+  /** `--output` (several allowed). Without any, the image is built into the cache only. */
+  outputs?: OutputSpec[];
+  /** `--push`: shorthand for an image output pushed under `tags`. */
+  push?: boolean;
+  /** `--no-cache`: run every step (results are still stored). */
+  noCache?: boolean;
+  /** `--build-context NAME=SRC`. */
+  buildContexts?: BuildContextSpec[];
+  /** `--registry-mirror docker.io=URL` (several per registry allowed). */
+  registryMirrors?: Record<string, string[]>;
+  /** `--insecure-registry HOST[:PORT]`: plain HTTP. Loopback registries always are. */
+  insecureRegistries?: string[];
+  /** `--cache-dir`; default `$BUILD_IMAGE_CACHE_DIR`, `$XDG_CACHE_HOME/build-image`, `~/.cache/build-image`. */
+  cacheDir?: string;
+  /** `--label K=V`: added to the final image's labels. */
+  labels?: Record<string, string>;
+  /** `--secret id=…` sources. */
+  secrets?: Record<string, SecretSource>;
+  /** `--ssh id=socket`. */
+  ssh?: Record<string, string>;
+  /** `--network` default for RUN: host (BuildKit's rootless default) or none. */
+  network?: 'host' | 'none';
+  /** `--allow security.insecure`. */
+  allow?: string[];
+  /** SOURCE_DATE_EPOCH (seconds): image `created`, history times and layer mtimes are clamped to it. */
+  sourceDateEpoch?: number;
+  /** `--snapshotter auto|overlay|copy`. */
+  snapshotter?: 'auto' | 'overlay' | 'copy';
+  /** `--oci-runtime runc|crun`. */
+  ociRuntime?: 'runc' | 'crun';
+  /** Progress events, as `--progress=json` prints them. */
+  onProgress?: ProgressListener;
+  /** Stops the build (kills running containers, cleans up). */
+  signal?: AbortSignal;
+  /** Clock for `created` when SOURCE_DATE_EPOCH is not set. */
+  now?: () => number;
+}
+
+/** Where an output went. */
+export interface OutputResult {
+  type: OutputSpec['type'];
+  /** File, directory or pushed reference. */
+  destination: string;
+  /** Manifest digest as written or pushed (docker outputs re-serialize the manifest). */
+  digest?: Digest;
+}
+
+/** What a finished build returns. */
+export interface BuildResult {
+  /** Manifest digest of the built image (OCI media types). */
+  digest: Digest;
+  /** Config digest: what `docker images` shows as the image id. */
+  configDigest: Digest;
+  descriptor: Descriptor;
+  config: ImageConfig;
+  /** Total size of the image's layers and config. */
+  size: number;
+  outputs: OutputResult[];
+  /** Steps run and reused from the cache, with the reason of every miss. */
+  cache: { run: number; cached: number; misses: Array<{ step: string; reasons: string[] }> };
+  graph: BuildGraph;
+}
+
+function hostPlatform(): string {
+  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return `linux/${arch[process.arch] ?? process.arch}`;
+}
+
+/**
+ * Builds a Dockerfile.
+ *
+ * @example
+ * ```ts
+ * const result = await build({ context: '.', tags: ['app:1'], outputs: [{ type: 'oci', dest: 'app.tar', tar: true, names: [], attrs: {} }] })
+ * console.log(result.digest, result.cache)
+ * ```
+ */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const started = (options.now ?? Date.now)();
+  const events: ProgressEvent[] = [];
+  const misses: Array<{ step: string; reasons: string[] }> = [];
+  const emit: ProgressListener = (e) => {
+    if (e.type === 'step-done' && e.miss) misses.push({ step: e.step.name, reasons: e.miss });
+    options.onProgress?.(e);
+    if (e.type === 'build-done') events.push(e);
+  };
+
+  const contextDir = path.resolve(options.context);
+  const file = options.file !== undefined ? path.resolve(options.file) : path.join(contextDir, 'Dockerfile');
+  const fileLabel = options.file ?? 'Dockerfile';
+  const text = options.dockerfile ?? (await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new BuildError('E_DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: e, data: { file } });
+  }));
+
+  const cacheDir = path.resolve(options.cacheDir ?? resolveCacheDir());
+  await mkdir(cacheDir, { recursive: true });
+  const store = new ContentStore({ root: cacheDir });
+  const index = new CacheIndex(store);
+  const registry = new RegistryClient({
+    auth: new DockerConfigCredentialStore(),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.registryMirrors ? { mirrors: options.registryMirrors } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const named = new Map((options.buildContexts ?? []).map((c) => [c.name, c] as const));
+  const images = new ImageSources(store, registry, named);
+
+  const tree = parseDockerfile(text, { file: fileLabel });
+  const platform = options.platform;
+  const graphOptions = {
+    file: fileLabel,
+    buildArgs: options.buildArgs ?? {},
+    buildPlatform: hostPlatform(),
+    ...(platform ? { platform } : {}),
+    ...(options.target ? { target: options.target } : {}),
+  };
+  // Base images first: their ENV and ONBUILD triggers shape the graph (as BuildKit resolves them).
+  const imageConfigs: Record<string, ImageConfigInfo> = {};
+  const bases = listBaseImages(tree, graphOptions);
+  const probe = createBuildGraph(tree, graphOptions);
+  await Promise.all(
+    bases.map(async (b) => {
+      const stage = probe.stages.find((s) => s.index === b.stage);
+      if (!stage) return; // pruned: not needed for the target
+      const img = await images.resolve(b.ref, b.normalizedRef, stage.platform);
+      const c = img.config.config ?? {};
+      imageConfigs[b.ref] = {
+        ...(c.Env ? { env: c.Env } : {}),
+        ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
+        ...(c.Shell ? { shell: c.Shell } : {}),
+        ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
+        ...(c.User ? { user: c.User } : {}),
+      };
+    }),
+  );
+  const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
+  emit({ v: 1, type: 'build-start', time: started, dockerfile: fileLabel, ...(options.target ? { target: options.target } : {}), platform: graph.platform.target.string });
+
+  const snapshotter = await createSnapshotter({ root: path.join(cacheDir, 'snapshots'), mode: options.snapshotter ?? 'auto' });
+  const executor = new RuncExecutor({ stateDir: path.join(cacheDir, 'runtime'), runtime: options.ociRuntime ?? 'runc' });
+  const statCache = await StatCache.load(cacheDir, contextDir).catch(() => undefined);
+  const namedLocal = new Map([...named.values()].filter((c) => c.kind === 'local').map((c) => [c.name, path.resolve((c as { dir: string }).dir)] as const));
+  const roots = new SourceRoots(contextDir, options.dockerfile === undefined ? file : undefined, namedLocal, statCache);
+  const secrets = new Map(Object.entries(options.secrets ?? {}));
+  const solver = new Solver({
+    store,
+    index,
+    snapshotter,
+    images,
+    graph,
+    dockerfileText: text,
+    emit,
+    projectId: createHash('sha256').update(`${contextDir}\0${file}`).digest('hex').slice(0, 16),
+    layerOps: {
+      RUN: runStep({
+        executor,
+        mounts: roots,
+        secrets,
+        ssh: new Map(Object.entries(options.ssh ?? {})),
+        cacheMountsDir: path.join(cacheDir, 'mounts'),
+        allowInsecure: (options.allow ?? []).includes('security.insecure'),
+        network: options.network ?? 'host',
+      }),
+      COPY: copyStep({ roots }),
+      ADD: copyStep({ roots }),
+      WORKDIR: workdirStep(),
+    },
+    ...(options.noCache ? { noCache: true } : {}),
+    ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const state = await solver.solveTarget();
+  const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : started).toISOString().replace(/\.000Z$/, 'Z');
+  const config = finalizeConfig(state, graph, options.labels ?? {}, created);
+  const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
+  const outputs = await writeOutputs(image, store, registry, options);
+  const size = image.layers.reduce((n, l) => n + l.size, 0) + image.manifest.config.size;
+  const result: BuildResult = {
+    digest: image.manifestDescriptor.digest,
+    configDigest: image.manifest.config.digest,
+    descriptor: image.manifestDescriptor,
+    config,
+    size,
+    outputs,
+    cache: { ...solver.counts, misses },
+    graph,
+  };
+  emit({
+    v: 1,
+    type: 'build-done',
+    time: solver.now(),
+    durationMs: solver.now() - started,
+    steps: solver.counts,
+    image: { digest: result.digest, configDigest: result.configDigest, size },
+    outputs: outputs.map((o) => `${o.type}:${o.destination}`),
+  });
+  return result;
+}
+
+/**
+ * The exported config, as BuildKit's exporter finishes it: the target platform, `--label`s,
+ * `created`, and a `created` time on every history entry this build added.
+ */
+function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<string, string>, created: string): ImageConfig {
+  const config = structuredClone(state.config);
+  const target = graph.stages.find((s) => s.index === graph.target)!.platform;
+  config.os = target.os;
+  config.architecture = target.architecture;
+  if (target.variant) config.variant = target.variant;
+  else delete config.variant;
+  if (Object.keys(labels).length) config.config = { ...config.config, Labels: { ...config.config?.Labels, ...labels } };
+  config.created = created;
+  config.history = (config.history ?? []).map((h) => (h.created ? h : { ...h, created }));
+  config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
+  return config;
+}
+
+async function writeOutputs(image: Image, store: ContentStore, registry: RegistryClient, options: BuildOptions): Promise<OutputResult[]> {
+  const specs = [...(options.outputs ?? [])];
+  const tags = options.tags ?? [];
+  if (options.push) specs.push({ type: 'image', names: [], push: true, insecure: false, attrs: {} });
+  const results: OutputResult[] = [];
+  for (const spec of specs) {
+    switch (spec.type) {
+      case 'oci':
+      case 'docker': {
+        const names = spec.names.length ? spec.names : tags;
+        const dest = spec.dest ?? '-';
+        if (!spec.tar) {
+          if (spec.type === 'docker') throw new BuildError('E_OUTPUT', 'type=docker,tar=false is not supported: use type=oci,tar=false for a layout directory');
+          await exportOciLayout(image, store, path.resolve(dest), { names });
+          results.push({ type: spec.type, destination: path.resolve(dest), digest: image.manifestDescriptor.digest });
+          break;
+        }
+        const target = dest === '-' ? process.stdout : path.resolve(dest);
+        if (spec.type === 'oci') {
+          await exportOciTar(image, store, target, { names });
+          results.push({ type: 'oci', destination: dest, digest: image.manifestDescriptor.digest });
+        } else {
+          const docker = await exportDockerTar(image, store, target, { names });
+          results.push({ type: 'docker', destination: dest, digest: docker.manifestDescriptor.digest });
+        }
+        break;
+      }
+      case 'local': {
+        const dest = path.resolve(spec.dest);
+        await exportRootfs(image, store, dest);
+        results.push({ type: 'local', destination: dest });
+        break;
+      }
+      case 'tar':
+        throw new BuildError('E_OUTPUT', '--output type=tar is not supported yet: use type=local,dest=DIR and tar it');
+      case 'image':
+      case 'registry': {
+        const names = spec.names.length ? spec.names : tags;
+        if (!spec.push) {
+          results.push({ type: spec.type, destination: names.join(',') || '(untagged)', digest: image.manifestDescriptor.digest });
+          break;
+        }
+        if (!names.length) throw new BuildError('E_OUTPUT', 'pushing needs an image name: pass -t NAME or --output type=registry,name=NAME');
+        // The exact stored bytes: the digest is over them.
+        const manifest = await store.getBytes(image.manifestDescriptor.digest);
+        const pushed = await registry.pushImage(names, { manifest, mediaType: image.manifestDescriptor.mediaType }, store);
+        for (const n of pushed.references) results.push({ type: spec.type, destination: n, digest: pushed.digest });
+        break;
+      }
+    }
+  }
+  return results;
+}
+

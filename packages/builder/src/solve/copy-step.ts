@@ -1,0 +1,287 @@
+/**
+ * COPY and ADD: sources selected from the build context (with .dockerignore), a named context,
+ * another stage or an image; heredoc sources; ADD's local archives (unpacked) and URLs (with
+ * --checksum). The key covers what reaches the layer: the content hash of every selected file
+ * (never mtimes), the destination, --chown/--chmod/--link/--parents/--exclude.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, utimes, writeFile, chmod as fsChmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { KeyPart } from '@build-image/cache';
+import { BuildError } from '@build-image/errors';
+import type { AddInstruction, CopyInstruction, StepSource } from '@build-image/parser';
+import { hashSelection, selectSources, type Selection } from '../context/index.js';
+import { copyIntoRoot, mkdirAllInRoot, type Owner } from '../fileop/copy.js';
+import { resolveChown } from '../fileop/chown.js';
+import { parseModeSpec, type ModeSpec } from '../fileop/mode.js';
+import { resolveInRoot } from '../fileop/root-path.js';
+import { applyLayer, detectCompression } from '../layer/index.js';
+import type { MutableSnapshot } from '../snapshot/index.js';
+import type { LayerOp, StepContext } from './solver.js';
+import type { SourceRoot, SourceRoots } from './source-roots.js';
+
+export interface CopyStepDeps {
+  roots: SourceRoots;
+}
+
+/** BuildKit `pathRelativeToWorkingDir`: relative destinations join WORKDIR; a trailing `/` is kept. */
+export function resolveDest(workdir: string, dest: string): string {
+  const trailing = dest.endsWith('/') || dest === '.' || dest === '' || dest.endsWith('/.');
+  const joined = dest.startsWith('/') ? dest : path.posix.join(workdir || '/', dest);
+  const clean = path.posix.normalize(joined);
+  return trailing && !clean.endsWith('/') ? clean + '/' : clean;
+}
+
+function isUrl(s: string): boolean {
+  return /^https?:\/\//i.test(s);
+}
+
+function isGit(s: string): boolean {
+  return /^git@|^git:\/\/|\.git(#|$)|^https?:\/\/[^/]+\/[^/]+\/[^/]+\.git/.test(s);
+}
+
+export function copyStep(deps: CopyStepDeps) {
+  return async (ctx: StepContext): Promise<LayerOp> => {
+    const { step, state } = ctx;
+    const ins = step.instruction as CopyInstruction | AddInstruction;
+    const isAdd = ins.kind === 'ADD';
+    const workdir = state.config.config?.WorkingDir || '/';
+    const dest = resolveDest(workdir, ins.dest);
+    const source: StepSource = step.source ?? { kind: 'context' };
+    const mode: ModeSpec | undefined = ins.chmod ? parseModeSpec(ins.chmod) : undefined;
+    const urls = isAdd ? ins.sources.filter(isUrl) : [];
+    const localSources = ins.sources.filter((s) => !(isAdd && isUrl(s)));
+    for (const s of ins.sources) {
+      if (isGit(s)) throw new BuildError('E_UNSUPPORTED', `ADD of a git repository (${s}) is not supported yet; clone it in a RUN step or a separate context`, { location: step.location });
+      if (!isAdd && isUrl(s)) throw new BuildError('E_SOURCE_URL', `source can't be a URL for COPY: ${s} (use ADD)`, { location: step.location });
+    }
+    const cleanup: Array<() => Promise<void>> = [];
+    const dispose = async () => {
+      for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+    };
+    try {
+      const root = localSources.length ? await deps.roots.open(ctx, source, cleanup) : undefined;
+      const selection = root ? await select(root, ins, localSources, ctx) : undefined;
+      const downloads = await Promise.all(urls.map((u) => download(u, isAdd ? (ins as AddInstruction).checksum : undefined, cleanup, ctx)));
+      const heredocs = await writeHeredocs(ins, cleanup);
+
+      const octal = mode?.kind === 'octal' ? mode.mode : undefined;
+      const hashed = selection
+        ? await hashSelection(selection, { preserveOwner: root!.preserveOwner, ...(octal !== undefined ? { chmod: octal } : {}), ...(deps.roots.statCache && source.kind === 'context' ? { statCache: deps.roots.statCache } : {}) })
+        : undefined;
+      if (hashed && source.kind === 'context') await deps.roots.statCache?.save();
+
+      const parts: KeyPart[] = [
+        {
+          type: 'op',
+          value: JSON.stringify({
+            kind: ins.kind,
+            dest,
+            chown: ins.chown ?? null,
+            chmod: ins.chmod ?? null,
+            link: ins.link,
+            parents: ins.kind === 'COPY' ? ins.parents : false,
+            exclude: ins.exclude,
+            sources: ins.sources,
+            unpack: isAdd ? ((ins as AddInstruction).unpack ?? null) : null,
+            heredocs: heredocs.map((h) => ({ name: h.name, sha: h.sha })),
+            urls: downloads.map((d) => ({ url: d.url, sha: d.sha })),
+          }),
+        },
+        ...(hashed ? [{ type: 'files', name: 'sources', entries: hashed.files.map((f) => ({ path: f.path + (f.copyPath === '.' || f.copyPath === f.path ? '' : ` -> ${f.copyPath}`), hash: f.hash, mode: f.mode })) } as KeyPart] : []),
+        ...(source.kind !== 'context' ? [{ type: 'input', name: 'from', value: await sourceIdentity(ctx, deps, source) } as KeyPart] : []),
+      ];
+
+      return {
+        parts,
+        independent: ins.link && !ins.chmod,
+        createdBy: createdBy(ins),
+        buildkitSuffix: true,
+        dispose,
+        run: async (snapshot: MutableSnapshot) => {
+          const destRoot = snapshot.mergedDir;
+          const owner = ins.chown ? await resolveChown(ins.link ? await chownRoot(ctx, cleanup) : destRoot, ins.chown) : undefined;
+          const base = { destRoot, followSymlinks: true, preserveOwner: root?.preserveOwner ?? false, ...(owner ? { owner } : {}), ...(mode ? { mode } : {}) };
+          const manySources = ins.sources.length + ins.heredocSources.length > 1;
+          if (manySources && !dest.endsWith('/')) {
+            throw new BuildError('E_COPY_DEST', `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`, { location: step.location });
+          }
+          if (selection && root) {
+            for (const src of selection.sources) {
+              for (const match of src.matches) {
+                const keep = new Set(match.entries.map((e) => e.entry.path));
+                const matchDest = ins.kind === 'COPY' && ins.parents ? parentsDest(dest, src.source, match.matched, match.entries) : dest;
+                const single = match.entries.length === 1 && match.entries[0]!.entry.type !== 'dir' ? match.entries[0]!.entry : undefined;
+                if (isAdd && single?.type === 'file' && ((ins as AddInstruction).unpack ?? true) && (await isArchive(path.join(root.dir, match.resolved)))) {
+                  await unpackArchive(path.join(root.dir, match.resolved), destRoot, dest, owner);
+                  continue;
+                }
+                await copyIntoRoot({
+                  ...base,
+                  srcRoot: root.dir,
+                  src: '/' + match.resolved,
+                  dest: matchDest,
+                  copyDirContents: true,
+                  filter: ({ rel }) => ({ include: keep.has(rel), descend: true }),
+                });
+              }
+            }
+          }
+          for (const d of downloads) {
+            if (isAdd && (ins as AddInstruction).unpack && (await isArchive(d.file))) {
+              await unpackArchive(d.file, destRoot, dest, owner);
+              continue;
+            }
+            await copyIntoRoot({ ...base, srcRoot: path.dirname(d.file), src: '/' + path.basename(d.file), dest, copyDirContents: true, preserveOwner: false });
+          }
+          for (const h of heredocs) {
+            await copyIntoRoot({ ...base, srcRoot: h.dir, src: '/' + h.name, dest, copyDirContents: true, preserveOwner: false });
+          }
+        },
+      };
+    } catch (e) {
+      await dispose();
+      throw e;
+    }
+  };
+}
+
+async function select(root: SourceRoot, ins: CopyInstruction | AddInstruction, sources: string[], ctx: StepContext): Promise<Selection> {
+  const context = await root.context();
+  return selectSources(context, {
+    sources,
+    excludes: ins.exclude,
+    parents: ins.kind === 'COPY' ? ins.parents : false,
+    followSymlinks: true,
+    location: ctx.step.location,
+  });
+}
+
+async function sourceIdentity(ctx: StepContext, deps: CopyStepDeps, source: StepSource): Promise<string> {
+  return deps.roots.identity(ctx, source, '/');
+}
+
+/** --link with a named --chown: names are looked up in the stage's current root filesystem. */
+async function chownRoot(ctx: StepContext, cleanup: Array<() => Promise<void>>): Promise<string> {
+  const snap = await ctx.solver.prepare(ctx.state.layers);
+  cleanup.push(() => snap.release());
+  return snap.mergedDir;
+}
+
+/** `--parents`: the part of the matched path after the `/./` pivot (or all of it) is kept under dest. */
+function parentsDest(dest: string, source: string, matched: string, entries: ReadonlyArray<{ path: string; entry: { type: string } }>): string {
+  const pivotIndex = source.indexOf('/./');
+  const pivot = pivotIndex >= 0 ? path.posix.normalize(source.slice(0, pivotIndex)).replace(/^\/+/, '').replace(/^\.$/, '') : '';
+  let rel = matched;
+  if (pivot && (rel === pivot || rel.startsWith(pivot + '/'))) rel = rel.slice(pivot.length).replace(/^\/+/, '');
+  const isDir = entries.some((e) => e.path === '.' && e.entry.type === 'dir');
+  const keep = isDir ? rel : path.posix.dirname(rel);
+  const base = dest.endsWith('/') ? dest : dest + '/';
+  return keep === '.' || keep === '' ? base : path.posix.join(base, keep) + '/';
+}
+
+/** BuildKit's history text: `COPY [--parents] [--chown=u] [--chmod=m] src... [<<H...] dest` (no --from). */
+function createdBy(ins: CopyInstruction | AddInstruction): string {
+  const parts: string[] = [ins.kind];
+  if (ins.kind === 'COPY' && ins.parents) parts.push('--parents');
+  if (ins.chown) parts.push(`--chown=${ins.chown}`);
+  if (ins.chmod) parts.push(`--chmod=${ins.chmod}`);
+  parts.push(...ins.sources, ...ins.heredocSources.map((h) => `<<${h.path}`), ins.dest);
+  return parts.join(' ');
+}
+
+interface WrittenHeredoc {
+  dir: string;
+  name: string;
+  sha: string;
+}
+
+/** Heredoc sources become files (mode 0644, BuildKit's Mkfile) in a private temp dir. */
+async function writeHeredocs(ins: CopyInstruction | AddInstruction, cleanup: Array<() => Promise<void>>): Promise<WrittenHeredoc[]> {
+  if (!ins.heredocSources.length) return [];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'build-image-heredoc-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const out: WrittenHeredoc[] = [];
+  for (const h of ins.heredocSources) {
+    const name = path.posix.basename(h.path);
+    const file = path.join(dir, name);
+    await writeFile(file, h.data);
+    await fsChmod(file, 0o644);
+    out.push({ dir, name, sha: createHash('sha256').update(h.data).digest('hex') });
+  }
+  return out;
+}
+
+interface Download {
+  url: string;
+  file: string;
+  sha: string;
+}
+
+/**
+ * ADD <url>: downloaded once per step into a private temp dir (file named after the URL's last
+ * path segment, `__unnamed__` otherwise), mode 0600 and mtime from Last-Modified as BuildKit's
+ * HTTP source does; `--checksum` is verified before anything is copied.
+ */
+async function download(url: string, checksum: string | undefined, cleanup: Array<() => Promise<void>>, ctx: StepContext): Promise<Download> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'build-image-add-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  let name = '__unnamed__';
+  try {
+    const base = path.posix.basename(new URL(url).pathname);
+    if (base && base !== '/' && base !== '.') name = base;
+  } catch {
+    /* keep the default name */
+  }
+  const file = path.join(dir, name);
+  const res = await fetch(url, { ...(ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}) }).catch((e: unknown) => {
+    throw new BuildError('E_ADD_URL', `failed to download ${url}: ${(e as Error).message}`, { location: ctx.step.location, cause: e });
+  });
+  if (!res.ok || !res.body) throw new BuildError('E_ADD_URL', `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });
+  const hash = createHash('sha256');
+  await pipeline(
+    Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>),
+    async function* (src: AsyncIterable<Buffer>) {
+      for await (const chunk of src) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    },
+    createWriteStream(file, { mode: 0o600 }),
+  );
+  const sha = hash.digest('hex');
+  if (checksum && checksum !== `sha256:${sha}`) {
+    throw new BuildError('E_CHECKSUM', `digest mismatch for ${url}: expected ${checksum}, got sha256:${sha}`, { location: ctx.step.location, data: { expected: checksum, actual: `sha256:${sha}` } });
+  }
+  const lastModified = res.headers.get('last-modified');
+  if (lastModified && !Number.isNaN(Date.parse(lastModified))) {
+    const t = new Date(lastModified);
+    await utimes(file, t, t);
+  }
+  return { url, file, sha };
+}
+
+/** Local archives ADD unpacks: tar, optionally gzip/bzip2/xz compressed (checked by content). */
+async function isArchive(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(head, 0, 512, 0);
+    const kind = detectCompression(head.subarray(0, bytesRead));
+    if (kind !== 'none') return true;
+    return bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Extracts an archive into `dest` inside the root, confined to the root like a layer. */
+async function unpackArchive(file: string, destRoot: string, dest: string, owner: Owner | undefined): Promise<void> {
+  await mkdirAllInRoot(destRoot, dest, 0o755, owner ?? { uid: 0, gid: 0 });
+  const target = await resolveInRoot(destRoot, dest);
+  await applyLayer(target, createReadStream(file), { whiteouts: 'none', ...(owner ? { owner } : {}) });
+}

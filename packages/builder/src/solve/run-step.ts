@@ -1,0 +1,218 @@
+/**
+ * RUN: the command line BuildKit would run (shell form through SHELL, heredocs), the process
+ * environment, `--mount`s resolved to host paths, and the cache key of all that. Secrets enter the
+ * key by id only and never the history.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { KeyPart } from '@build-image/cache';
+import { BuildError } from '@build-image/errors';
+import { chompHeredocContent, parseHeredocWord, type GraphMount, type RunInstruction } from '@build-image/parser';
+import type { ExecMount, Executor } from '../executor/index.js';
+import type { MutableSnapshot } from '../snapshot/index.js';
+import { resolveInRoot } from '../fileop/root-path.js';
+import { runCreatedBy, withShell } from './image-config.js';
+import { StepFailedError } from './errors.js';
+import type { LayerOp, StepContext } from './solver.js';
+import type { SourceRoots } from './source-roots.js';
+
+/** A `--secret` the build was given. */
+export type SecretSource = { file: string } | { env: string };
+
+export interface RunStepDeps {
+  executor: Executor;
+  mounts: SourceRoots;
+  secrets: ReadonlyMap<string, SecretSource>;
+  /** `--ssh` id → agent socket path. */
+  ssh: ReadonlyMap<string, string>;
+  /** Directory for persistent `type=cache` mounts. */
+  cacheMountsDir: string;
+  /** `--allow security.insecure` was given. */
+  allowInsecure: boolean;
+  /** Default network for RUN (`--network`); host unless told otherwise. */
+  network: 'host' | 'none';
+}
+
+const locks = new Map<string, Promise<void>>();
+
+/** The argv of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
+export function runArgs(ins: RunInstruction, shell: (script: string) => string[]): string[] {
+  if (ins.command.form === 'exec') return ins.command.args;
+  let script = ins.command.script;
+  if (ins.heredocs.length > 0) {
+    const only = parseHeredocWord(script.trim());
+    const first = ins.heredocs[0]!;
+    if (only && ins.heredocs.length === 1) {
+      // `RUN <<EOF` alone: the body is the script (BuildKit's "fake heredoc").
+      script = first.chomp ? chompHeredocContent(first.content) : first.content;
+    } else {
+      script = [script, ...ins.heredocs.map((h) => h.content + h.name)].join('\n');
+    }
+  }
+  return shell(script);
+}
+
+export function runStep(deps: RunStepDeps) {
+  return async (ctx: StepContext): Promise<LayerOp> => {
+    const { step, state } = ctx;
+    const ins = step.instruction as RunInstruction;
+    const args = runArgs(ins, (script) => withShell(state.config, script));
+    const env = (step.runEnv ?? []).map(([k, v]) => `${k}=${v}`);
+    const proxyEnv = (step.proxyEnv ?? []).map(([k, v]) => `${k}=${v}`);
+    const user = state.config.config?.User ?? '';
+    const cwd = state.config.config?.WorkingDir || '/';
+    if (ins.security === 'insecure' && !deps.allowInsecure) {
+      throw new BuildError('E_ENTITLEMENT', 'RUN --security=insecure needs the security.insecure entitlement: pass --allow security.insecure', { location: step.location });
+    }
+    const network = ins.network === 'none' ? 'none' : ins.network === 'host' ? 'host' : deps.network;
+    const mounts = step.mounts ?? [];
+    const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
+
+    const parts: KeyPart[] = [
+      { type: 'op', value: JSON.stringify({ kind: 'RUN', args, user, cwd, network, security: ins.security, mounts: mountKeys }) },
+      ...(step.runEnv ?? []).map(([name, value]) => ({ type: 'env', name, value }) as KeyPart),
+      ...mounts.filter((m) => m.type === 'secret').map((m) => ({ type: 'secret-id', value: m.id || m.target }) as KeyPart),
+    ];
+    const stageArgs = step.args.map(([name, value]) => ({ name, value }));
+
+    return {
+      parts,
+      createdBy: runCreatedBy(args, stageArgs, state.config.config?.Env ?? []),
+      buildkitSuffix: true,
+      run: async (snapshot: MutableSnapshot) => {
+        const cleanup: Array<() => Promise<void>> = [];
+        const unlock: Array<() => void> = [];
+        try {
+          const execMounts: ExecMount[] = [];
+          const secretEnv: string[] = [];
+          for (const m of mounts) {
+            const resolved = await resolveMount(ctx, deps, m, cleanup, unlock, secretEnv);
+            if (resolved) execMounts.push(resolved);
+          }
+          await ensureDir(snapshot.mergedDir, cwd);
+          const result = await deps.executor.run({
+            rootfs: snapshot.mergedDir,
+            args,
+            env: [...env, ...proxyEnv, ...secretEnv],
+            cwd,
+            user,
+            network,
+            mounts: execMounts,
+            onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: 'step-output', time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString('utf8') }),
+            ...(ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}),
+          });
+          if (result.exitCode !== 0) {
+            const shown = args.join(' ');
+            throw new StepFailedError(
+              'E_RUN_FAILED',
+              `process "${shown}" did not complete successfully: exit code: ${result.exitCode}${result.tail.length ? '\n' + result.tail.map((l) => '  ' + l).join('\n') : ''}`,
+              step.location,
+              ctx.solver.options.dockerfileText,
+              { exitCode: result.exitCode, tail: result.tail },
+            );
+          }
+          return result.mountStubs.length ? { exclude: new Set(result.mountStubs) } : {};
+        } finally {
+          for (const u of unlock) u();
+          for (const c of cleanup.reverse()) await c().catch(() => undefined);
+        }
+      },
+    };
+  };
+}
+
+async function ensureDir(root: string, dir: string): Promise<void> {
+  await mkdir(await resolveInRoot(root, dir), { recursive: true });
+}
+
+/** What of a mount changes the step's result: type, target, options, and its source's identity. */
+async function mountKeyPart(ctx: StepContext, deps: RunStepDeps, m: GraphMount): Promise<Record<string, unknown>> {
+  const base = { type: m.type, target: m.target, readOnly: m.readOnly, source: m.source, mode: m.mode, uid: m.uid, gid: m.gid };
+  switch (m.type) {
+    case 'bind':
+      return { ...base, from: await deps.mounts.identity(ctx, m.sourceRef, m.source) };
+    case 'cache':
+      // A cache mount's content is not an input (BuildKit: it never invalidates); its id and options are.
+      return { ...base, id: cacheId(m), sharing: m.sharing || 'shared', from: m.from ? await deps.mounts.identity(ctx, m.sourceRef, m.source) : null };
+    case 'tmpfs':
+      return { type: m.type, target: m.target, size: m.sizeLimit };
+    case 'secret':
+      return { type: m.type, id: m.id, target: m.target, env: m.env ?? null, required: m.required };
+    case 'ssh':
+      return { type: m.type, id: m.id || 'default', target: m.target };
+  }
+}
+
+function cacheId(m: GraphMount): string {
+  return m.id || path.posix.normalize(m.target);
+}
+
+async function resolveMount(
+  ctx: StepContext,
+  deps: RunStepDeps,
+  m: GraphMount,
+  cleanup: Array<() => Promise<void>>,
+  unlock: Array<() => void>,
+  secretEnv: string[],
+): Promise<ExecMount | undefined> {
+  switch (m.type) {
+    case 'bind': {
+      const source = await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup);
+      return { type: 'bind', source, target: m.target, readonly: m.readOnly };
+    }
+    case 'cache': {
+      const id = cacheId(m);
+      const sharing = m.sharing || 'shared';
+      let hostDir = path.join(deps.cacheMountsDir, createHash('sha256').update(id).digest('hex'));
+      if (sharing === 'locked') unlock.push(await lock(hostDir));
+      if (sharing === 'private' && locks.has(hostDir)) {
+        hostDir = await mkdtemp(path.join(deps.cacheMountsDir, 'private-'));
+        cleanup.push(() => rm(hostDir, { recursive: true, force: true }));
+      } else if (sharing === 'private') {
+        unlock.push(await lock(hostDir));
+      }
+      await mkdir(deps.cacheMountsDir, { recursive: true });
+      return { type: 'cache', hostDir, target: m.target, readonly: m.readOnly, ...(m.uid !== undefined ? { uid: m.uid } : {}), ...(m.gid !== undefined ? { gid: m.gid } : {}), ...(m.mode !== undefined ? { mode: m.mode } : {}) };
+    }
+    case 'tmpfs':
+      return { type: 'tmpfs', target: m.target, ...(m.sizeLimit ? { size: m.sizeLimit } : {}) };
+    case 'secret': {
+      const id = m.id || path.posix.basename(m.target);
+      const src = deps.secrets.get(id);
+      const value = src ? ('file' in src ? await readFile(src.file).catch(() => undefined) : process.env[src.env]) : undefined;
+      if (value === undefined) {
+        if (m.required) throw new BuildError('E_SECRET_MISSING', `secret ${id} not found: pass it with --secret id=${id},src=FILE or env=VAR`, { location: ctx.step.location, data: { id } });
+        return undefined;
+      }
+      if (m.env) {
+        secretEnv.push(`${m.env}=${value.toString()}`);
+        if (!m.target) return undefined;
+      }
+      return { type: 'secret', target: m.target || `/run/secrets/${id}`, content: typeof value === 'string' ? value : new Uint8Array(value), ...(m.uid !== undefined ? { uid: m.uid } : {}), ...(m.gid !== undefined ? { gid: m.gid } : {}), ...(m.mode !== undefined ? { mode: m.mode } : {}) };
+    }
+    case 'ssh': {
+      const id = m.id || 'default';
+      const socket = deps.ssh.get(id) ?? (id === 'default' ? process.env.SSH_AUTH_SOCK : undefined);
+      if (!socket) {
+        if (m.required) throw new BuildError('E_SSH_MISSING', `no SSH agent for id ${id}: pass --ssh ${id}=SOCKET or set SSH_AUTH_SOCK`, { location: ctx.step.location, data: { id } });
+        return undefined;
+      }
+      const target = m.target || '/run/buildkit/ssh_agent.0';
+      secretEnv.push(`SSH_AUTH_SOCK=${target}`);
+      return { type: 'ssh', socketPath: socket, target };
+    }
+  }
+}
+
+/** An in-process lock per cache dir (sharing=locked / private). */
+async function lock(key: string): Promise<() => void> {
+  while (locks.has(key)) await locks.get(key);
+  let release!: () => void;
+  locks.set(key, new Promise<void>((r) => (release = r)));
+  return () => {
+    locks.delete(key);
+    release();
+  };
+}
+

@@ -1,0 +1,380 @@
+/**
+ * The solver: walks the build graph, runs independent stages concurrently (bounded by p-limit),
+ * and for every step that makes a layer computes its cache key first. A hit reuses the stored
+ * layer and runs nothing; a miss runs the step on a fresh snapshot, writes the snapshot's change
+ * as a layer and records the key with its pre-image, so the next miss can say why it missed.
+ *
+ * Metadata instructions (ENV, LABEL, CMD, ...) only change the image config; they never run.
+ */
+import pLimit from 'p-limit';
+import {
+  computeCacheKey,
+  explainMiss,
+  formatMissReasons,
+  type CacheIndex,
+  type CacheKey,
+  type ContentStore,
+  type KeyPart,
+  type KeyPreimage,
+  type LayerDescriptor,
+} from '@build-image/cache';
+import { BuildError } from '@build-image/errors';
+import type { BuildGraph, GraphStage, Step } from '@build-image/parser';
+import type { ImageConfig } from '../image/index.js';
+import { applyLayer } from '../layer/index.js';
+import { writeLayerFromDirectory } from '../layer/index.js';
+import type { LowerLayer, MutableSnapshot, Snapshotter } from '../snapshot/index.js';
+import type { ProgressListener, StepRef } from '../progress/events.js';
+import {
+  addHistory,
+  applyArg,
+  applyCmd,
+  applyEntrypoint,
+  applyEnv,
+  applyExpose,
+  applyHealthcheck,
+  applyLabel,
+  applyMaintainer,
+  applyOnbuild,
+  applyShell,
+  applyStopSignal,
+  applyUser,
+  applyVolume,
+  emptyImageConfig,
+  normalizeWorkdir,
+  stageStartConfig,
+  withShell,
+} from './image-config.js';
+import type { ImageSources } from './image-source.js';
+import { StepFailedError } from './errors.js';
+
+/** What a stage has produced so far. */
+export interface StageState {
+  config: ImageConfig;
+  /** Layers in order; `config.rootfs.diff_ids` mirrors their diffIds. */
+  layers: LayerDescriptor[];
+  /** Key of the last layer (or of the base): the parent of the next layer step. */
+  key: CacheKey;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+}
+
+/** A step that makes a layer, as the step modules implement it. */
+export interface LayerOp {
+  /** Key parts besides parent and platform. */
+  parts: KeyPart[];
+  /** Builds the change on `snapshot` (its merged dir is the stage's root filesystem). */
+  run(snapshot: MutableSnapshot): Promise<{ exclude?: ReadonlySet<string> } | void>;
+  /** `--link`: the layer is built on an empty snapshot, independent of the layers below. */
+  independent?: boolean;
+  /** History `created_by` and whether BuildKit appends " # buildkit". */
+  createdBy: string;
+  buildkitSuffix: boolean;
+  /** Releases what computing the key needed (snapshots of source stages, downloads). */
+  dispose?(): Promise<void>;
+}
+
+export interface StepContext {
+  solver: Solver;
+  stage: GraphStage;
+  step: Step;
+  state: StageState;
+  ref: StepRef;
+}
+
+/** Turns a layer-making step into a {@link LayerOp}; implemented in run-step.ts / copy-step.ts. */
+export type LayerOpFactory = (ctx: StepContext) => Promise<LayerOp>;
+
+export interface SolverOptions {
+  store: ContentStore;
+  index: CacheIndex;
+  snapshotter: Snapshotter;
+  images: ImageSources;
+  graph: BuildGraph;
+  /** Dockerfile text, attached to errors for code frames. */
+  dockerfileText: string;
+  emit: ProgressListener;
+  /** Identifies the project (context dir + Dockerfile) in step identities for miss explanations. */
+  projectId: string;
+  /** Step kinds that make layers, wired by build.ts (keeps this module free of executor/context imports). */
+  layerOps: Partial<Record<Step['kind'], LayerOpFactory>>;
+  noCache?: boolean;
+  /** SOURCE_DATE_EPOCH in seconds: clamps layer times, part of every layer key. */
+  sourceDateEpoch?: number;
+  /** Stages built at once. Default 2 (the machines this targets have 2 cores). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+const KEY_CONFIG = 'build-image/solver/v1';
+
+export class Solver {
+  readonly options: SolverOptions;
+  private readonly stages = new Map<number, Promise<StageState>>();
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly refs = new Map<Step, StepRef>();
+  readonly counts = { run: 0, cached: 0 };
+
+  constructor(options: SolverOptions) {
+    this.options = options;
+    this.limit = pLimit(options.concurrency ?? 2);
+    let id = 0;
+    for (const stage of options.graph.stages) {
+      const stageLabel = stage.name ?? `stage-${stage.index}`;
+      for (const step of stage.steps) {
+        id++;
+        this.refs.set(step, { id, stage: stageLabel, index: step.index + 1, total: stage.steps.length, name: stepName(step), line: step.location.line });
+      }
+    }
+  }
+
+  get store(): ContentStore {
+    return this.options.store;
+  }
+
+  /** The final state of the target stage. */
+  solveTarget(): Promise<StageState> {
+    return this.stage(this.options.graph.target);
+  }
+
+  /** A stage's final state; each stage is solved once, its dependencies first and in parallel. */
+  stage(index: number): Promise<StageState> {
+    let p = this.stages.get(index);
+    if (!p) {
+      const stage = this.options.graph.stages.find((s) => s.index === index);
+      if (!stage) return Promise.reject(new BuildError('E_UNKNOWN_STAGE', `stage ${index} is not part of this build`, { data: { index } }));
+      p = (async () => {
+        // Dependencies start before this stage takes a concurrency slot, so a chain never deadlocks.
+        await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
+        return this.limit(() => this.runStage(stage));
+      })();
+      this.stages.set(index, p);
+    }
+    return p;
+  }
+
+  private async runStage(stage: GraphStage): Promise<StageState> {
+    const state = await this.baseState(stage);
+    for (const step of stage.steps) {
+      this.options.signal?.throwIfAborted();
+      await this.runStep(stage, step, state);
+    }
+    return state;
+  }
+
+  private async baseState(stage: GraphStage): Promise<StageState> {
+    const platform = stage.platform.string;
+    switch (stage.base.kind) {
+      case 'scratch': {
+        const config = emptyImageConfig(stage.platform);
+        config.history = [];
+        return { config, layers: [], key: computeCacheKey([{ type: 'op', value: 'scratch' }, { type: 'platform', value: platform }]).key, cmdSet: false };
+      }
+      case 'stage': {
+        const base = await this.stage(stage.base.index);
+        return { config: stageStartConfig(base.config), layers: [...base.layers], key: base.key, cmdSet: false };
+      }
+      case 'image': {
+        const img = await this.options.images.resolve(stage.base.ref, stage.base.normalizedRef, stage.platform);
+        const config = stageStartConfig(img.config);
+        // BuildKit builds for the stage's platform even if the image's config says otherwise.
+        return {
+          config,
+          layers: img.layers,
+          key: computeCacheKey([{ type: 'base', value: img.manifestDigest }, { type: 'platform', value: platform }]).key,
+          cmdSet: false,
+        };
+      }
+    }
+  }
+
+  private async runStep(stage: GraphStage, step: Step, state: StageState): Promise<void> {
+    const ins = step.instruction;
+    const img = state.config;
+    const ref = this.refs.get(step)!;
+    switch (ins.kind) {
+      case 'ENV':
+        applyEnv(img, ins.env.map((e) => [e.key, e.value] as const));
+        return;
+      case 'LABEL':
+        applyLabel(img, ins.labels.map((e) => [e.key, e.value] as const));
+        return;
+      case 'MAINTAINER':
+        applyMaintainer(img, ins.maintainer);
+        return;
+      case 'EXPOSE':
+        applyExpose(img, step.exposedPorts ?? ins.ports);
+        return;
+      case 'USER':
+        applyUser(img, ins.user);
+        return;
+      case 'VOLUME':
+        applyVolume(img, ins.volumes);
+        return;
+      case 'STOPSIGNAL':
+        applyStopSignal(img, ins.signal);
+        return;
+      case 'SHELL':
+        applyShell(img, ins.shell);
+        return;
+      case 'ONBUILD':
+        applyOnbuild(img, ins.expression);
+        return;
+      case 'ARG': {
+        const visible = new Map(step.args);
+        applyArg(img, ins.args.map((a) => ({ name: a.key, value: a.value !== undefined ? (visible.get(a.key) ?? a.value) : visible.get(a.key) })));
+        return;
+      }
+      case 'CMD':
+        applyCmd(img, ins.command.form === 'exec' ? ins.command.args : withShell(img, ins.command.script));
+        state.cmdSet = true;
+        return;
+      case 'ENTRYPOINT':
+        applyEntrypoint(img, ins.command.form === 'exec' ? ins.command.args : withShell(img, ins.command.script), state.cmdSet);
+        return;
+      case 'HEALTHCHECK':
+        applyHealthcheck(
+          img,
+          ins.health.kind === 'none'
+            ? { Test: ['NONE'] }
+            : { Test: ins.health.test, Interval: ins.health.interval, Timeout: ins.health.timeout, StartPeriod: ins.health.startPeriod, StartInterval: ins.health.startInterval, Retries: ins.health.retries },
+        );
+        return;
+      case 'WORKDIR': {
+        const wd = normalizeWorkdir(img.config?.WorkingDir, ins.path);
+        (img.config ??= {}).WorkingDir = wd;
+        if (wd === '/') {
+          addHistory(img, `WORKDIR ${wd}`, { layer: false });
+          return;
+        }
+        break;
+      }
+      case 'FROM':
+        return;
+      default:
+        break;
+    }
+    const factory = this.options.layerOps[ins.kind];
+    if (!factory) throw new BuildError('E_UNSUPPORTED', `${ins.kind} is not supported by this build`, { location: step.location });
+    await this.layerStep({ solver: this, stage, step, state, ref }, factory);
+  }
+
+  private async layerStep(ctx: StepContext, factory: LayerOpFactory): Promise<void> {
+    const { stage, step, state, ref } = ctx;
+    const emit = this.options.emit;
+    const started = this.now();
+    emit({ v: 1, type: 'step-start', time: started, step: ref });
+    let op: LayerOp;
+    try {
+      op = await factory(ctx);
+    } catch (e) {
+      throw this.stepError(ctx, e);
+    }
+    try {
+      await this.cachedOrRun(ctx, op, started);
+    } finally {
+      await op.dispose?.();
+    }
+  }
+
+  private async cachedOrRun(ctx: StepContext, op: LayerOp, started: number): Promise<void> {
+    const { stage, step, state, ref } = ctx;
+    const emit = this.options.emit;
+    const parts: KeyPart[] = [
+      { type: 'parent', value: op.independent ? null : state.key },
+      { type: 'platform', value: stage.platform.string },
+      { type: 'extra', name: 'solver', value: KEY_CONFIG },
+      ...(this.options.sourceDateEpoch !== undefined ? [{ type: 'extra', name: 'source-date-epoch', value: String(this.options.sourceDateEpoch) } as KeyPart] : []),
+      ...op.parts,
+    ];
+    const { key, preimage } = computeCacheKey(parts);
+    const stepId = stepIdentity(this.options.projectId, stage, step);
+    const hit = this.options.noCache ? undefined : await this.options.index.get(key, { stepId });
+    let layer: LayerDescriptor;
+    if (hit?.layers?.[0]) {
+      layer = hit.layers[0];
+      this.counts.cached++;
+      emit({ v: 1, type: 'step-cached', time: this.now(), step: ref, key });
+    } else {
+      const miss = await this.explain(stepId, preimage);
+      try {
+        layer = await this.execute(ctx, op);
+      } catch (e) {
+        throw this.stepError(ctx, e);
+      }
+      await this.options.index.put(key, { layers: [layer] }, preimage, { stepId });
+      this.counts.run++;
+      emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
+    }
+    state.layers.push(layer);
+    state.config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
+    state.key = op.independent ? computeCacheKey([{ type: 'parent', value: state.key }, { type: 'input', name: 'link', value: key }]).key : key;
+    addHistory(state.config, op.createdBy, { layer: true, buildkitSuffix: op.buildkitSuffix });
+  }
+
+  private async explain(stepId: string, preimage: KeyPreimage): Promise<string[]> {
+    if (this.options.noCache) return ['--no-cache'];
+    const nearest = await this.options.index.findNearest(stepId);
+    if (!nearest) return ['not built before'];
+    return formatMissReasons(explainMiss(preimage, nearest.preimage));
+  }
+
+  /** Runs a layer op on a snapshot of the stage (or an empty one for --link) and stores the layer. */
+  private async execute(ctx: StepContext, op: LayerOp): Promise<LayerDescriptor> {
+    const snapshot = await this.prepare(op.independent ? [] : ctx.state.layers);
+    try {
+      const result = (await op.run(snapshot)) ?? {};
+      const diff = await snapshot.diff();
+      const written = await writeLayerFromDirectory(diff.upperDir, this.store, {
+        overlay: diff.format,
+        ...(result.exclude ? { exclude: result.exclude } : {}),
+        ...(this.options.sourceDateEpoch !== undefined ? { sourceDateEpoch: this.options.sourceDateEpoch } : {}),
+      });
+      await snapshot.commit(written.diffId);
+      return { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId };
+    } finally {
+      await snapshot.release();
+    }
+  }
+
+  /** A writable snapshot over `layers` (extracting each layer from the store once). */
+  prepare(layers: readonly LayerDescriptor[]): Promise<MutableSnapshot> {
+    const lowers: LowerLayer[] = layers.map((l) => ({
+      diffId: l.diffId!,
+      apply: async (dir, mode) => {
+        await applyLayer(dir, this.store.get(l.digest), mode.kind === 'overlay-diff' ? { whiteouts: 'overlay', overlayXattrPrefix: mode.xattrPrefix } : {});
+      },
+    }));
+    return this.options.snapshotter.prepare(lowers);
+  }
+
+  private stepError(ctx: StepContext, e: unknown): BuildError {
+    if (e instanceof StepFailedError) return e;
+    if (BuildError.is(e) && e.location) return e;
+    const message = e instanceof Error ? e.message : String(e);
+    const code = BuildError.is(e) ? e.code : 'E_STEP_FAILED';
+    this.options.emit({ v: 1, type: 'step-error', time: this.now(), step: ctx.ref, message });
+    return new StepFailedError('E_STEP_FAILED', `${ctx.ref.name}: ${message}`, ctx.step.location, this.options.dockerfileText, { code }, e);
+  }
+
+  now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+}
+
+/** How BuildKit names a step's vertex: the instruction keyword uppercased plus its text. */
+function stepName(step: Step): string {
+  const text = step.text.trim();
+  const sp = text.search(/\s/);
+  return sp < 0 ? text.toUpperCase() : text.slice(0, sp).toUpperCase() + text.slice(sp);
+}
+
+/**
+ * A step's identity across builds, for "why did this miss": the project (context + Dockerfile),
+ * the stage (by name, else index), the position in the stage and the instruction kind. Editing
+ * the instruction keeps the identity, so the explanation can say what changed.
+ */
+export function stepIdentity(project: string, stage: GraphStage, step: Step): string {
+  return `${project}|${stage.name ?? stage.index}/${step.index}/${step.kind}`;
+}
