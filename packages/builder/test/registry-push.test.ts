@@ -105,7 +105,9 @@ describe.each(['none', 'htpasswd', 'token'] as const)('push/pull round trip with
     const e = (await new RegistryClient().pushImage(`${reg.host}/team/app:x`, { manifest: image.manifestBytes }, store).catch((x) => x)) as RegistryError;
     expect(e).toBeInstanceOf(RegistryError);
     expect(e.status).toBe(401);
-    expect(e.message).toBe(`authentication required for ${reg.host}/team/app:x: run docker login ${reg.host} or check ~/.docker/config.json`);
+    const expected = `authentication required for ${reg.host}/team/app:x: run docker login ${reg.host} or check ~/.docker/config.json`;
+    // A token registry answers insufficient_scope, which also means "no such repository": say so.
+    expect(e.message).toBe(auth === 'token' ? `${expected} (registries also answer this way when the repository does not exist)` : expected);
     expect(e.data).toMatchObject({ image: `${reg.host}/team/app:x`, registry: reg.host, status: 401, reason: 'unauthorized' });
     const wrong = new StaticCredentialStore({ [reg.host]: { username: reg.username!, password: 'wrong' } });
     const e2 = (await new RegistryClient({ auth: wrong }).resolve(`${reg.host}/team/app:1`).catch((x) => x)) as RegistryError;

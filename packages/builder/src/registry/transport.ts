@@ -256,7 +256,7 @@ export class RegistryTransport {
           continue;
         }
       }
-      throw authError(ep, req.image, 401, creds);
+      throw authError(ep, req.image, 401, creds, undefined, challenge?.params.error);
     }
   }
 
@@ -334,10 +334,19 @@ export function retryAfter(value: string | null): number | undefined {
   return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
 }
 
-function authError(ep: Endpoint, image: string, status: number, creds: Credentials | undefined, what?: string): RegistryError {
+function authError(ep: Endpoint, image: string, status: number, creds: Credentials | undefined, what?: string, challengeError?: string): RegistryError {
   const hasCreds = !!(creds && (creds.username || creds.password || creds.identityToken || creds.registryToken));
+  // Token registries (Docker Hub among them) answer insufficient_scope for missing repositories too.
+  const maybeMissing = challengeError === 'insufficient_scope' ? ' (registries also answer this way when the repository does not exist)' : '';
   const message = hasCreds
-    ? `authentication failed for ${image}: ${what ?? `${ep.host} rejected the credentials${creds?.username ? ` of ${creds.username}` : ''} or they do not grant access`}; run docker login ${ep.registry} or check ~/.docker/config.json`
-    : `authentication required for ${image}: run docker login ${ep.registry === ep.host ? ep.registry : ep.registry} or check ~/.docker/config.json`;
-  return new RegistryError(message, { image, registry: ep.registry, status, reason: 'unauthorized', host: ep.host });
+    ? `authentication failed for ${image}: ${what ?? `${ep.host} rejected the credentials${creds?.username ? ` of ${creds.username}` : ''} or they do not grant access`}; run docker login ${ep.registry} or check ~/.docker/config.json${maybeMissing}`
+    : `authentication required for ${image}: run docker login ${ep.registry} or check ~/.docker/config.json${maybeMissing}`;
+  return new RegistryError(message, {
+    image,
+    registry: ep.registry,
+    status,
+    reason: 'unauthorized',
+    host: ep.host,
+    ...(challengeError ? { challengeError } : {}),
+  });
 }
