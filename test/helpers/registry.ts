@@ -14,7 +14,7 @@
  * }
  * ```
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -83,6 +83,18 @@ function track(child: ChildProcess): void {
       for (const c of live) c.kill('SIGKILL');
     });
   }
+}
+
+let setprivChecked: boolean | undefined;
+function hasSetpriv(): boolean {
+  if (setprivChecked === undefined) {
+    try {
+      setprivChecked = /pdeathsig/.test(execFileSync('setpriv', ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch {
+      setprivChecked = false;
+    }
+  }
+  return setprivChecked;
 }
 
 /** A free TCP port on 127.0.0.1 (asked from the kernel; a tiny race remains, handled by retrying). */
@@ -183,7 +195,12 @@ async function startOnce(options: StartRegistryOptions): Promise<TestRegistry> {
   const configPath = path.join(dir, 'config.yml');
   await writeFile(configPath, config.join('\n') + '\n');
 
-  const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv --pdeathsig makes the kernel kill the registry if this test process dies without
+  // running its clean-up (a killed vitest worker), so no registry outlives its test run.
+  const [cmd, args] = hasSetpriv()
+    ? ['setpriv', ['--pdeathsig', 'KILL', '--', REGISTRY_BIN, 'serve', configPath]]
+    : [REGISTRY_BIN, ['serve', configPath]];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
