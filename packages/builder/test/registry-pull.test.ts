@@ -149,6 +149,35 @@ describe('pull from a multi-platform index', () => {
   });
 });
 
+describe('other failures', () => {
+  it('names a 403 as access denied', async () => {
+    const proxy = await startProxy(reg.url, {
+      intercept: (req, res) => {
+        if (!req.url.includes('/manifests/')) return false;
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] }));
+        return true;
+      },
+    });
+    stops.push(proxy);
+    const e = await caught(new RegistryClient().resolve(`${proxy.host}/busybox`));
+    expect(e.status).toBe(403);
+    expect(e.data).toMatchObject({ reason: 'denied', registryCodes: ['DENIED'], image: `${proxy.host}/busybox:latest`, registry: proxy.host });
+    expect(e.message).toBe(
+      `access to ${proxy.host}/busybox:latest denied by ${proxy.host} while fetching manifest latest (DENIED: requested access to the resource is denied): check that your account may access this repository (docker login ${proxy.host})`,
+    );
+  });
+
+  it('stops when its AbortSignal fires', async () => {
+    const proxy = await startProxy(reg.url, { delay: () => 2000 });
+    stops.push(proxy);
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(new Error('build cancelled')), 100);
+    const started = Date.now();
+    await expect(new RegistryClient({ signal: ctl.signal }).resolve(`${proxy.host}/busybox`)).rejects.toThrow('build cancelled');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
 describe('verification against corrupt registries', () => {
   it('rejects a blob whose bytes do not match its digest and stores nothing', async () => {
     const proxy = await startProxy(reg.url, {
