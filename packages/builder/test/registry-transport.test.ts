@@ -18,7 +18,7 @@ import {
   selectPlatform,
   type ImageIndex,
 } from '../src/registry/index.js';
-import { RegistryTransport } from '../src/registry/transport.js';
+import { credentialKey, RegistryTransport } from '../src/registry/transport.js';
 
 describe('platform normalization (containerd rules)', () => {
   it.each([
@@ -86,6 +86,9 @@ describe('WWW-Authenticate, Retry-After, hosts', () => {
     expect(t.mirrorEndpoint('docker.io', 'mirror.gcr.io').base).toBe('https://mirror.gcr.io');
     expect(t.mirrorEndpoint('docker.io', 'http://127.0.0.1:5001/').base).toBe('http://127.0.0.1:5001');
     expect(t.mirrorEndpoint('docker.io', '127.0.0.1:5001').base).toBe('http://127.0.0.1:5001');
+    // Credentials are looked up by the registry's name, or by a mirror's own host.
+    expect(credentialKey(t.endpointFor('docker.io'))).toBe('docker.io');
+    expect(credentialKey(t.mirrorEndpoint('docker.io', 'mirror.example:5000'))).toBe('mirror.example:5000');
   });
 });
 

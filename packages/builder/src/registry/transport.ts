@@ -166,7 +166,7 @@ export class RegistryTransport {
   private async authorization(ep: Endpoint, scopes: string[], image: string): Promise<string | undefined> {
     const challenge = this.challenges.get(ep.base);
     if (!challenge) return undefined;
-    const creds = await this.creds(ep.host);
+    const creds = await this.creds(credentialKey(ep));
     if (challenge.scheme === 'basic') {
       if (!creds?.username && !creds?.password) return undefined;
       return `Basic ${Buffer.from(`${creds.username ?? ''}:${creds.password ?? ''}`).toString('base64')}`;
@@ -245,7 +245,7 @@ export class RegistryTransport {
       if (res.status !== 401) return res;
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       await res.arrayBuffer().catch(() => undefined);
-      const creds = await this.creds(ep.host);
+      const creds = await this.creds(credentialKey(ep));
       if (challenge) this.challenges.set(ep.base, challenge);
       // Retry once: after first contact (sent without credentials, perhaps while a concurrent
       // request learnt the challenge), or with a fresh token (expired, or lacking a scope).
@@ -349,4 +349,12 @@ function authError(ep: Endpoint, image: string, status: number, creds: Credentia
     host: ep.host,
     ...(challengeError ? { challengeError } : {}),
   });
+}
+
+/**
+ * The key credentials are looked up by: the registry name from the reference (`docker.io`, not
+ * `registry-1.docker.io`), or a mirror's own host.
+ */
+export function credentialKey(ep: Endpoint): string {
+  return ep.mirror ? ep.host : ep.registry;
 }
