@@ -28,5 +28,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-re
   systemctl stop docker-registry || true
 fi
 
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# `npm install` (not `npm ci`): npm 11 omits other platforms' optional packages (rollup's) from a
+# lock file written on Linux, and `npm ci` then refuses it; install still honours the locked versions.
+npm install --no-audit --no-fund
 npm run build

@@ -8,13 +8,15 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { graphCommand } from './commands/graph.js';
 import { parseCommand } from './commands/parse.js';
+import { buildCommand } from './commands/build.js';
+import { doctorCommand } from './commands/doctor.js';
 import { printError } from './errors.js';
 import { UsageError, type CliIO, type CommandSpec, type ExitCode } from './io.js';
 
 export type { CliIO, CommandSpec, ExitCode } from './io.js';
 
 /** Registered subcommands, in help order. */
-export const COMMANDS: CommandSpec[] = [parseCommand, graphCommand];
+export const COMMANDS: CommandSpec[] = [buildCommand, parseCommand, graphCommand, doctorCommand];
 
 const VERSION = '0.1.0';
 
@@ -48,7 +50,12 @@ export async function main(argv: string[], io: CliIO): Promise<ExitCode> {
     io.stdout(`build-image ${VERSION}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  let command = COMMANDS.find((c) => c.name === name);
+  // `build-image [flags] CONTEXT` is `build-image build [flags] CONTEXT`, like `docker build`.
+  if (!command && (name.startsWith('-') || rest.length === 0 || rest.some((a) => !a.startsWith('-')))) {
+    command = buildCommand;
+    rest.unshift(name);
+  }
   if (!command) {
     io.stderr(`error: unknown command "${name}"\n\n${usage()}`);
     return 2;
