@@ -4,7 +4,8 @@
  * {@link CommandSpec}; add one by importing it into COMMANDS.
  */
 import { readFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graphCommand } from './commands/graph.js';
 import { parseCommand } from './commands/parse.js';
@@ -51,8 +52,9 @@ export async function main(argv: string[], io: CliIO): Promise<ExitCode> {
     return 0;
   }
   let command = COMMANDS.find((c) => c.name === name);
-  // `build-image [flags] CONTEXT` is `build-image build [flags] CONTEXT`, like `docker build`.
-  if (!command && (name.startsWith('-') || rest.length === 0 || rest.some((a) => !a.startsWith('-')))) {
+  // `build-image [flags] CONTEXT` is `build-image build [flags] CONTEXT`, like `docker build`;
+  // a lone word that is not an existing directory stays an unknown command.
+  if (!command && (name.startsWith('-') || rest.length > 0 || existsSync(path.resolve(io.cwd, name)))) {
     command = buildCommand;
     rest.unshift(name);
   }
