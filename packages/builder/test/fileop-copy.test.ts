@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { copyIntoRoot } from '../src/fileop/copy.js';
 import { parseModeSpec, applyModeSpec } from '../src/fileop/mode.js';
-import { resolveInRoot } from '../src/fileop/root-path.js';
+import { resolveInRoot } from '../src/rootfs/resolve.js';
 
 const dirs: string[] = [];
 async function tmp(): Promise<string> {

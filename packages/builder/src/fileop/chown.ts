@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseGroup, parsePasswd } from '../executor/user.js';
-import { resolveInRoot } from './root-path.js';
+import { resolveInRoot } from '../rootfs/resolve.js';
 import type { Owner } from './copy.js';
 
 async function readInRoot(root: string, file: string): Promise<string | undefined> {

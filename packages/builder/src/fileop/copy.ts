@@ -2,7 +2,7 @@ import { copyFile, lstat, mkdir, readdir, readlink, symlink, link, lchown, chmod
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '@build-image/errors';
-import { resolveInRoot, isNotFound } from './root-path.js';
+import { resolveInRoot, isNotFound } from '../rootfs/resolve.js';
 import { applyModeSpec, type ModeSpec } from './mode.js';
 
 /** Owner given with `--chown`, already resolved to numbers. */

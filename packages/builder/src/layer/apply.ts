@@ -16,7 +16,7 @@ import * as tar from 'tar-stream';
 import { decompressedStream } from './compression.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './directory.js';
 import { LayerError, type LayerWarning } from './errors.js';
-import { resolveInRoot } from './rootPath.js';
+import { resolveInRoot } from '../rootfs/resolve.js';
 import { setXattr } from './xattr.js';
 
 const execFileP = promisify(execFile);

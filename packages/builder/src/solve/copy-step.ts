@@ -18,7 +18,7 @@ import { hashSelection, selectSources, type Selection } from '../context/index.j
 import { copyIntoRoot, mkdirAllInRoot, type Owner } from '../fileop/copy.js';
 import { resolveChown } from '../fileop/chown.js';
 import { parseModeSpec, type ModeSpec } from '../fileop/mode.js';
-import { resolveInRoot } from '../fileop/root-path.js';
+import { resolveInRoot } from '../rootfs/resolve.js';
 import { applyLayer, detectCompression } from '../layer/index.js';
 import type { MutableSnapshot } from '../snapshot/index.js';
 import type { LayerOp, StepContext } from './solver.js';

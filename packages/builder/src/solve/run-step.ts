@@ -11,7 +11,7 @@ import { BuildError } from '@build-image/errors';
 import { chompHeredocContent, parseHeredocWord, type GraphMount, type RunInstruction } from '@build-image/parser';
 import type { ExecMount, Executor } from '../executor/index.js';
 import type { MutableSnapshot } from '../snapshot/index.js';
-import { resolveInRoot } from '../fileop/root-path.js';
+import { resolveInRoot } from '../rootfs/resolve.js';
 import { runCreatedBy, withShell } from './image-config.js';
 import { StepFailedError } from './errors.js';
 import type { LayerOp, StepContext } from './solver.js';

@@ -10,7 +10,7 @@ import type { Digest } from '@build-image/cache';
 import type { StepSource } from '@build-image/parser';
 import { hashSelection, loadContext, selectSources, type BuildContext, type StatCache } from '../context/index.js';
 import { copyIntoRoot } from '../fileop/copy.js';
-import { resolveInRoot } from '../fileop/root-path.js';
+import { resolveInRoot } from '../rootfs/resolve.js';
 import type { StepContext } from './solver.js';
 
 /** A readable tree for the duration of a step. */

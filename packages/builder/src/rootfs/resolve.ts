@@ -5,6 +5,12 @@ import { BuildError } from '@build-image/errors';
 const MAX_SYMLINKS = 255;
 
 /**
+ * Paths inside a root filesystem (an image rootfs, a build context, a layer being extracted),
+ * shared by every part that reads or writes one: layer extraction, COPY, the executor's mount
+ * targets, USER lookups.
+ */
+
+/**
  * Resolves `p` inside `root` as if `root` were `/`: every symlink met on the way is followed
  * with absolute targets re-rooted at `root` and `..` clamped at `root` (containerd's
  * `fs.RootPath`). The result is always `root` or a path below it, so a rootfs or a build
@@ -54,6 +60,14 @@ function splitPath(p: string): string[] {
   return p.split('/').filter((s) => s !== '');
 }
 
+/** True when `path` is `root` or below it (lexically). */
+export function isInside(root: string, p: string): boolean {
+  const r = path.resolve(root);
+  const q = path.resolve(p);
+  return q === r || q.startsWith(r.endsWith('/') ? r : `${r}/`);
+}
+
+/** ENOENT or ENOTDIR: the path (or one of its parents) does not exist as a directory. */
 export function isNotFound(e: unknown): boolean {
   return typeof e === 'object' && e !== null && ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR');
 }
