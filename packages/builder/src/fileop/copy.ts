@@ -3,7 +3,8 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '@build-image/errors';
 import { resolveInRoot, isNotFound } from '../rootfs/resolve.js';
-import { applyModeSpec, type ModeSpec } from './mode.js';
+import type { ChmodSpec } from '@build-image/parser';
+import { applyChmod } from './mode.js';
 
 /** Owner given with `--chown`, already resolved to numbers. */
 export interface Owner {
@@ -36,7 +37,7 @@ export interface CopyOptions {
   owner?: Owner;
   preserveOwner: boolean;
   /** `--chmod`. */
-  mode?: ModeSpec;
+  mode?: ChmodSpec;
   filter?: CopyFilter;
 }
 
@@ -186,7 +187,7 @@ class Copier {
 
   private modeFor(st: Stats): number {
     const perm = st.mode & 0o7777;
-    return this.options.mode ? applyModeSpec(this.options.mode, perm, st.isDirectory()) : perm;
+    return this.options.mode ? applyChmod(this.options.mode, perm, st.isDirectory()) : perm;
   }
 
   private async copyInfo(st: Stats, target: string): Promise<void> {

@@ -13,11 +13,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { KeyPart } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
-import type { AddInstruction, CopyInstruction, StepSource } from '@build-image/parser';
+import { parseChmod, type AddInstruction, type ChmodSpec, type CopyInstruction, type StepSource } from '@build-image/parser';
 import { hashSelection, selectSources, type Selection } from '../context/index.js';
 import { copyIntoRoot, mkdirAllInRoot, type Owner } from '../fileop/copy.js';
 import { resolveChown } from '../fileop/chown.js';
-import { parseModeSpec, type ModeSpec } from '../fileop/mode.js';
 import { resolveInRoot } from '../rootfs/resolve.js';
 import { applyLayer, detectCompression } from '../layer/index.js';
 import type { MutableSnapshot } from '../snapshot/index.js';
@@ -52,7 +51,8 @@ export function copyStep(deps: CopyStepDeps) {
     const workdir = state.config.config?.WorkingDir || '/';
     const dest = resolveDest(workdir, ins.dest);
     const source: StepSource = step.source ?? { kind: 'context' };
-    const mode: ModeSpec | undefined = ins.chmod ? parseModeSpec(ins.chmod) : undefined;
+    // The graph validated --chmod (step.chmod); ONBUILD-injected steps may only have the text.
+    const mode: ChmodSpec | undefined = step.chmod ?? (ins.chmod ? parseChmod(ins.chmod) : undefined);
     const urls = isAdd ? ins.sources.filter(isUrl) : [];
     const localSources = ins.sources.filter((s) => !(isAdd && isUrl(s)));
     for (const s of ins.sources) {
