@@ -11,7 +11,7 @@ import { digestHex, isDigest, sha256Digest } from '../image/json.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from '../image/mediaTypes.js';
 import type { Image, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { OciLayoutError } from './errors.js';
-import { formatPlatform, hostPlatform, platformMatches } from './platform.js';
+import { formatPlatform, hostPlatform, platformRank } from '../platform.js';
 
 /** Which image of a layout to read. */
 export interface ReadOciLayoutOptions {
@@ -147,7 +147,7 @@ export async function readOciLayout(dir: string, options: ReadOciLayoutOptions =
       }
       throw new OciLayoutError('E_OCI_LAYOUT_INVALID', `OCI layout ${dir}: blob ${current.digest} is neither an image index nor a manifest.`, { data: { dir, digest: current.digest } });
     }
-    const candidates = doc.manifests.filter((d) => isIndexMediaType(d.mediaType) || platformMatches(platform, d.platform));
+    const candidates = doc.manifests.filter((d) => isIndexMediaType(d.mediaType) || platformRank(platform, d.platform) !== undefined);
     // Attestation manifests (BuildKit's `unknown/unknown`) never match a real platform.
     const next = candidates.find((d) => !isIndexMediaType(d.mediaType)) ?? candidates[0];
     if (!next || depth > 8) {

@@ -12,7 +12,7 @@ import { formatReference, parseReference, type ImageReference } from '../referen
 import { digestLike, isSupportedDigest, sha256Digest, verifyingStream, type VerifyFailure } from './digest.js';
 import { RegistryError, type RegistryErrorDetails, type RegistryErrorReason } from './errors.js';
 import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, MediaType } from './media-types.js';
-import { formatPlatform, hostPlatform, parsePlatform, platformRank } from './platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, platformRank } from '../platform.js';
 import { readRegistryErrors, RegistryTransport, type Endpoint, type RequestBody } from './transport.js';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from './types.js';
 

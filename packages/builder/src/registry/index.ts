@@ -10,7 +10,7 @@ export {
 } from './client.js';
 export { RegistryError, type RegistryErrorDetails, type RegistryErrorReason } from './errors.js';
 export { MediaType, MANIFEST_ACCEPT, isIndexMediaType, isManifestMediaType } from './media-types.js';
-export { normalizePlatform, parsePlatform, formatPlatform, hostPlatform, platformRank, type NormalizedPlatform } from './platform.js';
+export { parsePlatform, formatPlatform, hostPlatform, platformRank } from '../platform.js';
 export { parseChallenge, type AuthChallenge } from './challenge.js';
 export { isLoopbackHost, retryAfter } from './transport.js';
 export type { Platform, ImageManifest, ImageIndex, ImageConfig } from './types.js';

@@ -18,6 +18,7 @@ import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs } from '..
 import type { ProgressEvent, ProgressListener } from '../progress/events.js';
 import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
 import { ImageSources } from './image-source.js';
+import { hostPlatformString } from '../platform.js';
 import { Solver, type StageState } from './solver.js';
 import { runStep, type SecretSource } from './run-step.js';
 import { copyStep } from './copy-step.js';
@@ -103,11 +104,6 @@ export interface BuildResult {
   graph: BuildGraph;
 }
 
-function hostPlatform(): string {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return `linux/${arch[process.arch] ?? process.arch}`;
-}
-
 /**
  * Builds a Dockerfile.
  *
@@ -152,7 +148,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const graphOptions = {
     file: fileLabel,
     buildArgs: options.buildArgs ?? {},
-    buildPlatform: hostPlatform(),
+    buildPlatform: hostPlatformString(),
     ...(platform ? { platform } : {}),
     ...(options.target ? { target: options.target } : {}),
   };

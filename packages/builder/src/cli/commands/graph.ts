@@ -4,11 +4,7 @@ import * as path from 'node:path';
 import { printError } from '../errors.js';
 import { buildArgsFrom, parseFlags } from '../flags.js';
 import { UsageError, type CommandSpec } from '../io.js';
-
-function hostPlatform(): string {
-  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
-  return `linux/${arch}`;
-}
+import { hostPlatformString } from '../../platform.js';
 
 function describeStep(s: Step): string {
   let line = `    ${String(s.location.line).padStart(4)}  ${s.onbuild ? 'ONBUILD ' : ''}${s.text.split('\n')[0]}`;
@@ -63,7 +59,7 @@ export const graphCommand: CommandSpec = {
       const graph = createBuildGraph(text, {
         file,
         buildArgs: buildArgsFrom(args.values.get('build-arg') ?? [], io.env),
-        buildPlatform: hostPlatform(),
+        buildPlatform: hostPlatformString(),
         ...(platform ? { platform } : {}),
         ...(target ? { target } : {}),
       });
