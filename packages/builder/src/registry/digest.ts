@@ -9,10 +9,7 @@ const ALGORITHMS: Record<string, { node: string; hex: number }> = {
   sha512: { node: 'sha512', hex: 128 },
 };
 
-/** The sha256 digest of some bytes. */
-export function sha256Digest(data: Uint8Array | string): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
-}
+export { sha256Digest } from '../image/json.js';
 
 /** Digest of `data` with the algorithm `like` uses (sha256 when unknown). */
 export function digestLike(like: string, data: Uint8Array | string): Digest {

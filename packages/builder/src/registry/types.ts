@@ -1,32 +1,6 @@
-import type { Descriptor, Digest } from '@build-image/cache';
+import type { Digest } from '@build-image/cache';
 
-/** An OCI platform (image-spec `platform`). */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
-
-/** An image manifest (OCI or Docker schema 2: same shape). */
-export interface ImageManifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  artifactType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  subject?: Descriptor;
-  annotations?: Record<string, string>;
-}
-
-/** An image index (OCI) or manifest list (Docker). */
-export interface ImageIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Array<Descriptor & { platform?: Platform }>;
-  annotations?: Record<string, string>;
-}
+export type { Platform, ImageManifest, ImageIndex } from '../image/types.js';
 
 /** The part of an image config this module reads; the rest passes through untouched. */
 export interface ImageConfig {
