@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBuildContextSpec, parseKeyValueArgs, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../src/options/specs.js';
+import { parseBuildContextSpec, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../src/options/specs.js';
 
 describe('--output', () => {
   it('reads buildx forms and shorthands', () => {
@@ -30,7 +30,7 @@ describe('--build-context', () => {
   });
 });
 
-describe('--secret, --ssh, --build-arg', () => {
+describe('--secret, --ssh', () => {
   it('parses secrets from files and env', () => {
     expect(parseSecretSpec('id=npm,src=/home/u/.npmrc')).toEqual({ id: 'npm', file: '/home/u/.npmrc' });
     expect(parseSecretSpec('id=tok,env=TOKEN')).toEqual({ id: 'tok', env: 'TOKEN' });
@@ -40,8 +40,5 @@ describe('--secret, --ssh, --build-arg', () => {
   it('parses ssh forwards', () => {
     expect(parseSshSpec('default')).toEqual({ id: 'default', paths: [] });
     expect(parseSshSpec('gh=/run/agent.sock')).toEqual({ id: 'gh', paths: ['/run/agent.sock'] });
-  });
-  it('takes bare build args from the environment, and drops unset ones', () => {
-    expect(parseKeyValueArgs(['A=1', 'B', 'C', 'D=x=y'], { B: 'from-env' })).toEqual({ A: '1', B: 'from-env', D: 'x=y' });
   });
 });

@@ -146,21 +146,3 @@ export function parseSshSpec(value: string): SshSpec {
   if (eq < 0) return { id: value, paths: [] };
   return { id: value.slice(0, eq), paths: value.slice(eq + 1).split(',').filter(Boolean) };
 }
-
-/**
- * `--build-arg K=V`; a bare `K` takes the value from the environment, and is dropped when the
- * variable is unset (docker's rule).
- */
-export function parseKeyValueArgs(values: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    if (eq < 0) {
-      const fromEnv = env[v];
-      if (fromEnv !== undefined) out[v] = fromEnv;
-    } else {
-      out[v.slice(0, eq)] = v.slice(eq + 1);
-    }
-  }
-  return out;
-}
