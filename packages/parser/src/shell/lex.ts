@@ -10,7 +10,7 @@
  */
 import { ShellExpansionError } from '../errors.js';
 import { PatternError, replacePattern, trimPrefix, trimSuffix } from './pattern.js';
-import { goQuote } from './go-quote.js';
+import { goQuote } from '../syntax/gotext.js';
 import { EOF, RuneScanner, runeString } from './scanner.js';
 import type { EnvLookup, ExpandResult, LexOptions } from './types.js';
 import { isDigit, isLetter } from './unicode.js';
