@@ -211,7 +211,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
   const state = await solver.solveTarget();
   const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : started).toISOString().replace(/\.000Z$/, 'Z');
-  const config = finalizeConfig(state, graph, options.labels ?? {}, created);
+  const config = finalizeConfig(state, graph, options.labels ?? {}, created, options.platform !== undefined);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
   const outputs = await writeOutputs(image, store, registry, options);
   const size = image.layers.reduce((n, l) => n + l.size, 0) + image.manifest.config.size;
@@ -238,16 +238,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 }
 
 /**
- * The exported config, as BuildKit's exporter finishes it: the target platform, `--label`s,
- * `created`, and a `created` time on every history entry this build added.
+ * The exported config, as BuildKit's exporter finishes it: `--label`s, `created`, a `created`
+ * time on every history entry this build added, and — only when `--platform` was given — the
+ * target platform (otherwise the base image's platform stands, as in BuildKit's implicit target).
  */
-function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<string, string>, created: string): ImageConfig {
+function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<string, string>, created: string, explicitPlatform: boolean): ImageConfig {
   const config = structuredClone(state.config);
-  const target = graph.stages.find((s) => s.index === graph.target)!.platform;
-  config.os = target.os;
-  config.architecture = target.architecture;
-  if (target.variant) config.variant = target.variant;
-  else delete config.variant;
+  if (explicitPlatform) {
+    const target = graph.stages.find((s) => s.index === graph.target)!.platform;
+    const sameOsArch = config.os === target.os && config.architecture === target.architecture;
+    config.os = target.os;
+    config.architecture = target.architecture;
+    if (target.variant || !sameOsArch) {
+      if (target.variant) config.variant = target.variant;
+      else delete config.variant;
+    }
+  }
   if (Object.keys(labels).length) config.config = { ...config.config, Labels: { ...config.config?.Labels, ...labels } };
   config.created = created;
   config.history = (config.history ?? []).map((h) => (h.created ? h : { ...h, created }));
