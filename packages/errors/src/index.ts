@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * try { await build(opts) } catch (e) {
- *   if (BuildError.is(e) && e.code === 'E_DOCKERFILE_SYNTAX') console.error(e.location)
+ *   if (BuildError.is(e) && e.code === 'E_UNKNOWN_INSTRUCTION') console.error(e.location)
  * }
  * ```
  */

@@ -51,21 +51,3 @@ export class ExecAbortedError extends BuildError {
   }
 }
 
-/**
- * A RUN exited non-zero. The message matches BuildKit's wording
- * (`process "/bin/sh -c false" did not complete successfully: exit code: 1`); the last output
- * lines are kept in `data.tail` so a progress renderer can show them. Code `E_RUN_EXIT`.
- *
- * The executor itself resolves with the exit code; the solver throws this when it decides
- * the step failed.
- */
-export class ExecExitError extends BuildError {
-  override readonly name = 'ExecExitError';
-  readonly exitCode: number;
-  constructor(args: readonly string[], exitCode: number, tail: readonly string[] = []) {
-    super('E_RUN_EXIT', `process "${args.join(' ')}" did not complete successfully: exit code: ${exitCode}`, {
-      data: { args: [...args], exitCode, tail: [...tail] },
-    });
-    this.exitCode = exitCode;
-  }
-}

@@ -29,7 +29,6 @@ export { RuncExecutor } from './runc.js';
 export type { RuncExecutorOptions } from './runc.js';
 export {
   ExecAbortedError,
-  ExecExitError,
   RuntimeFailedError,
   RuntimeNotFoundError,
   RuntimeUnsupportedError,
