@@ -5,6 +5,7 @@
  */
 import { CacheIndex, ContentStore, computeCacheKey, type CacheKey, type CacheRecord, type Digest } from '@build-image/cache';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +15,10 @@ import { freePort, startRegistry, type TestRegistry } from '../../../test/helper
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tmp.js';
 import { writeLayerFromDirectory } from '../src/layer/directory.js';
 import {
+  buildCacheArtifact,
   CACHE_ARTIFACT_TYPE,
+  LocalCacheWriter,
+  type CacheWriter,
   CACHE_CONFIG_MEDIA_TYPE,
   exportCache,
   ghaBlobKey,
@@ -280,5 +284,282 @@ describe.each(backends)('round trip through $name', (backend) => {
     expect((await st('private')).mode & 0o7777).toBe(0o700);
     expect((await st('private')).uid).toBe(1000);
     expect(await readFile(path.join(restored, 'kept.txt'), 'utf8')).toBe('local file');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('registry format', () => {
+  it('pushes a manifest the registry serves and skopeo reads: OCI manifest, artifactType, cache config, blobs as they are', async () => {
+    const src = await makeCacheFixture('-skopeo');
+    const ref = `${reg.host}/cache/skopeo:buildcache`;
+    const mounts = await makeTempDir('bi-rc-mount-');
+    await writeTree(mounts, { 'a.txt': 'a' });
+    const r = await exportCache(parseCacheExportSpec(`type=registry,ref=${ref},mode=max`), { ...src, mounts: [{ id: 'm', dir: mounts }] }, opts);
+    expect(r.skipped).toEqual([]);
+    const { stdout } = await execFileP('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
+    const manifest = JSON.parse(stdout) as {
+      schemaVersion: number;
+      mediaType: string;
+      artifactType: string;
+      config: { mediaType: string; digest: string; size: number };
+      layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }>;
+    };
+    expect(manifest.schemaVersion).toBe(2);
+    expect(manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(manifest.artifactType).toBe(CACHE_ARTIFACT_TYPE);
+    expect(manifest.config.mediaType).toBe(CACHE_CONFIG_MEDIA_TYPE);
+    expect(`sha256:${require_sha256(stdout)}`).toBe(r.manifest!.digest);
+    const layerDigests = manifest.layers.map((l) => l.digest);
+    for (const d of [...Object.values(src.layers), src.extraBlob]) expect(layerDigests).toContain(d);
+    const gz = manifest.layers.find((l) => l.digest === src.layers.copy)!;
+    expect(gz.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    expect(manifest.layers.filter((l) => l.annotations?.[MOUNT_ID_ANNOTATION] === 'm')).toHaveLength(1);
+
+    // The config blob is served by the registry and lists the records with their pre-images.
+    const cfg = await execFileP('skopeo', ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${ref}`]);
+    const config = JSON.parse(cfg.stdout) as { schema: string; version: number; records: Array<{ key: string; preimage?: unknown; stepId?: string }>; mounts: unknown[] };
+    expect(config.schema).toBe('build-image.cache');
+    expect(config.records.map((x) => x.key)).toEqual(Object.values(src.keys).sort());
+    expect(config.records.every((x) => x.preimage && x.stepId)).toBe(true);
+    expect(config.mounts).toHaveLength(1);
+  });
+
+  it('an unreachable registry during export reports skipped items and does not throw', async () => {
+    const src = await makeCacheFixture('-unreachable');
+    const port = await freePort();
+    const started = Date.now();
+    const r = await exportCache(parseCacheExportSpec(`type=registry,ref=127.0.0.1:${port}/cache/x:buildcache,mode=max`), src, opts);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(r.manifest).toBeUndefined();
+    expect(r.exported.entries).toEqual([]);
+    const skippedBlobs = r.skipped.filter((s) => s.kind === 'blob');
+    expect(skippedBlobs.map((s) => s.id).sort()).toEqual([...Object.values(src.layers), src.extraBlob].sort());
+    expect(skippedBlobs[0]!.reason).toContain(`127.0.0.1:${port}`);
+    expect(r.skipped.filter((s) => s.kind === 'entry').map((s) => s.id).sort()).toEqual([src.keys.base, src.keys.build, src.keys.copy].sort());
+    expect(r.skipped.some((s) => s.kind === 'manifest')).toBe(true);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]!.code).toBe('E_CACHE_EXPORT');
+    expect(r.warnings[0]!.message).toMatch(/skipped .*4 blobs.*published no manifest/);
+  });
+
+  it('an unreachable registry during import is a warning', async () => {
+    const dst = await emptyCache();
+    const port = await freePort();
+    const r = await importCache({ source: parseCacheImportSpec(`127.0.0.1:${port}/cache/x:buildcache`), index: dst.index, store: dst.store }, opts);
+    expect(r.found).toBe(false);
+    expect(r.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    expect(r.warnings[0]!.message).toContain(`127.0.0.1:${port}`);
+  });
+});
+
+function require_sha256(text: string): string {
+  // skopeo prints the manifest bytes exactly as the registry stores them.
+  return createHash('sha256').update(text).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('fail-soft export', () => {
+  it('a blob that fails to upload leaves out exactly the records that need it; the manifest lists what is there', async () => {
+    const src = await makeCacheFixture('-partial');
+    const dir = path.join(await makeTempDir('bi-rc-partial-'), 'cache');
+    const inner = new LocalCacheWriter(dir);
+    const writer: CacheWriter = {
+      name: inner.name,
+      putBlob: async (desc, store, signal) => {
+        if (desc.digest === src.layers.build) throw new Error('403 denied by a proxy');
+        return inner.putBlob(desc, store, signal);
+      },
+      putManifest: (bytes, desc, signal) => inner.putManifest(bytes, desc, signal),
+    };
+    const r = await exportCache(parseCacheExportSpec(`type=local,dest=${dir},mode=max`), src, { writer });
+    expect(r.skipped).toEqual([
+      { kind: 'blob', id: src.layers.build, reason: '403 denied by a proxy' },
+      { kind: 'entry', id: src.keys.build, reason: `blob ${src.layers.build} was not uploaded` },
+    ]);
+    expect(r.manifest).toBeDefined();
+    expect(r.exported.entries.sort()).toEqual([src.keys.base, src.keys.copy, src.keys.env].sort());
+    expect(r.warnings.map((w) => w.code)).toEqual(['E_CACHE_EXPORT']);
+
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir}`), index: dst.index, store: dst.store });
+    expect(imp.warnings).toEqual([]);
+    expect(imp.entries.sort()).toEqual([src.keys.base, src.keys.copy, src.keys.env].sort());
+    expect(await dst.index.get(src.keys.build)).toBeUndefined();
+  });
+
+  it('stops at the time budget: the rest is skipped, nothing throws, the previous cache stays', async () => {
+    const src = await makeCacheFixture('-budget');
+    const env = v2env();
+    // First a good cache in the scope.
+    const good = await exportCache(parseCacheExportSpec('type=gha,scope=budget,mode=max', env), src, opts);
+    expect(good.manifest).toBeDefined();
+    const other = await makeCacheFixture('-budget-2');
+    gha.throttle = 1_000_000;
+    const started = Date.now();
+    let r;
+    try {
+      r = await exportCache(parseCacheExportSpec('type=gha,scope=budget,mode=max,timeout=400ms', env), other, {
+        gha: { retries: 1000, retryBaseDelayMs: 50 },
+        commitTimeoutMs: 300,
+      });
+    } finally {
+      gha.throttle = 0;
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(r.manifest).toBeUndefined();
+    const blobs = r.skipped.filter((s) => s.kind === 'blob');
+    expect(blobs).toHaveLength(4);
+    for (const s of blobs) expect(s.reason).toMatch(/time budget/);
+    expect(r.skipped.at(-1)).toMatchObject({ kind: 'manifest', reason: expect.stringContaining('previous cache') });
+
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec('type=gha,scope=budget', env), index: dst.index, store: dst.store }, opts);
+    expect(imp.manifest?.digest).toBe(good.manifest!.digest);
+  });
+
+  it('rides out GitHub throttling (429 + Retry-After) and says so', async () => {
+    const src = await makeCacheFixture('-throttle');
+    const throttled: string[] = [];
+    gha.throttle = 3;
+    const r = await exportCache(parseCacheExportSpec('type=gha,scope=throttle,mode=min', v2env()), src, {
+      gha: { retryBaseDelayMs: 5, onThrottle: (t) => throttled.push(t.url) },
+    });
+    expect(r.skipped).toEqual([]);
+    expect(r.manifest).toBeDefined();
+    expect(throttled).toHaveLength(3);
+    expect(throttled[0]).toContain('/twirp/github.actions.results.api.v1.CacheService/');
+  });
+});
+
+describe('GitHub Actions cache layout', () => {
+  it.each([2, 1] as const)('v%i: blobs are entries keyed by digest, large ones uploaded in blocks/chunks; manifests are newest-wins per scope', async (version) => {
+    const env = version === 2 ? v2env() : v1env();
+    const src = await makeCacheFixture(`-layout-${version}`);
+    const big = await makeTempDir('bi-rc-big-');
+    await writeTree(big, { 'big.bin': randomBytes(300_000) });
+    const before = gha.requests.length;
+    const first = await exportCache(parseCacheExportSpec(`type=gha,scope=layout-${version},mode=min`, env), { ...src, mounts: [{ id: 'big', dir: big }] }, { gha: { ...ghaOptions, chunkSize: 64 * 1024 } });
+    expect(first.skipped).toEqual([]);
+    const sent = gha.requests.slice(before);
+    if (version === 2) expect(sent.filter((q) => q.method === 'PUT' && q.path.startsWith('/blob/')).length).toBeGreaterThan(5);
+    else expect(sent.filter((q) => q.method === 'PATCH').length).toBeGreaterThan(5);
+    for (const b of first.exported.blobs) expect(gha.keys(ghaBlobKey(b.digest))).toEqual([ghaBlobKey(b.digest)]);
+    expect(gha.keys(ghaManifestPrefix(`layout-${version}`))).toHaveLength(1);
+
+    // A later export of the same scope wins on import.
+    const later = await exportCache(parseCacheExportSpec(`type=gha,scope=layout-${version},mode=max`, env), src, opts);
+    expect(later.manifest!.digest).not.toBe(first.manifest!.digest);
+    expect(gha.keys(ghaManifestPrefix(`layout-${version}`))).toHaveLength(2);
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=gha,scope=layout-${version}`, env), index: dst.index, store: dst.store }, opts);
+    expect(imp.manifest!.digest).toBe(later.manifest!.digest);
+    expect(imp.entries).toHaveLength(4);
+
+    // The big mount layer survives the block/chunk upload bit for bit.
+    const dst2 = await emptyCache();
+    const restored = await makeTempDir('bi-rc-big-restore-');
+    const scopeFirst = await exportCache(parseCacheExportSpec(`type=gha,scope=layout-big-${version}`, env), { ...src, mounts: [{ id: 'big', dir: big }] }, { gha: { ...ghaOptions, chunkSize: 64 * 1024 } });
+    expect(scopeFirst.skipped).toEqual([]);
+    const imp2 = await importCache({ source: parseCacheImportSpec(`type=gha,scope=layout-big-${version}`, env), index: dst2.index, store: dst2.store, mounts: [{ id: 'big', dir: restored }] }, opts);
+    expect(imp2.warnings).toEqual([]);
+    expect((await readFile(path.join(restored, 'big.bin'))).equals(await readFile(path.join(big, 'big.bin')))).toBe(true);
+  });
+
+  it('a scope is not a prefix of another scope', async () => {
+    const env = v2env();
+    const a = await makeCacheFixture('-scope-a');
+    await exportCache(parseCacheExportSpec('type=gha,scope=main-feature', env), a, opts);
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec('type=gha,scope=main', env), index: dst.index, store: dst.store }, opts);
+    expect(imp.found).toBe(false);
+    expect(imp.warnings.map((w) => w.code)).toEqual(['E_CACHE_NOT_FOUND']);
+  });
+
+  it('a wrong token is a warning naming the cause', async () => {
+    const dst = await emptyCache();
+    const imp = await importCache(
+      { source: parseCacheImportSpec('type=gha,scope=x', { ACTIONS_RESULTS_URL: gha.url, ACTIONS_RUNTIME_TOKEN: 'wrong' }), index: dst.index, store: dst.store },
+      opts,
+    );
+    expect(imp.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    expect(imp.warnings[0]!.message).toContain('401');
+  });
+});
+
+describe('local directory', () => {
+  it('a re-export replaces the tag and removes blobs nothing references; other tags are kept', async () => {
+    const dir = path.join(await makeTempDir('bi-rc-gc-'), 'cache');
+    const a = await makeCacheFixture('-gc-a');
+    const b = await makeCacheFixture('-gc-b');
+    await exportCache(parseCacheExportSpec(`type=local,dest=${dir},mode=max`), a, opts);
+    await exportCache(parseCacheExportSpec(`type=local,dest=${dir},mode=min,tag=release`), b, opts);
+    const blobsOf = async () => new Set((await readdir(path.join(dir, 'blobs/sha256'))).map((h) => `sha256:${h}`));
+    expect((await blobsOf()).has(a.layers.base)).toBe(true);
+    // Re-export of `latest` with mode=min drops the intermediate layers of a.
+    const r = await exportCache(parseCacheExportSpec(`type=local,dest=${dir},mode=min`), a, opts);
+    const blobs = await blobsOf();
+    expect(blobs.has(a.layers.base)).toBe(false);
+    expect(blobs.has(a.layers.build)).toBe(false);
+    expect(blobs.has(a.layers.copy)).toBe(true);
+    expect(blobs.has(b.layers.copy)).toBe(true);
+    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
+    expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort()).toEqual(['latest', 'release']);
+    expect(index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === 'latest')!.digest).toBe(r.manifest!.digest);
+    expect(JSON.parse(await readFile(path.join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
+
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir},tag=release`), index: dst.index, store: dst.store });
+    expect(imp.entries.sort()).toEqual([b.keys.copy, b.keys.env].sort());
+  });
+
+  it('a damaged blob is caught by its digest: the records needing it are left out, the rest imported', async () => {
+    const dir = path.join(await makeTempDir('bi-rc-corrupt-'), 'cache');
+    const src = await makeCacheFixture('-corrupt');
+    await exportCache(parseCacheExportSpec(`type=local,dest=${dir},mode=max`), src, opts);
+    const victim = path.join(dir, 'blobs/sha256', src.layers.build.slice('sha256:'.length));
+    const bytes = await readFile(victim);
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+    await writeFile(victim, bytes);
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir}`), index: dst.index, store: dst.store });
+    expect(imp.entries.sort()).toEqual([src.keys.base, src.keys.copy, src.keys.env].sort());
+    expect(imp.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    expect(imp.warnings[0]!.message).toContain(src.layers.build);
+    expect(await dst.store.has(src.layers.build)).toBe(false);
+    expect((await dst.store.verify()).corrupt).toEqual([]);
+  });
+
+  it('a record whose pre-image does not hash to its key is ignored with a warning', async () => {
+    const dir = path.join(await makeTempDir('bi-rc-forged-'), 'cache');
+    const src = await makeCacheFixture('-forged');
+    const good = await src.index.getPreimage(src.keys.env);
+    const forgedKey = computeCacheKey([{ type: 'parent', value: null }, { type: 'op', value: 'RUN forged' }]).key;
+    const records = [
+      { key: src.keys.env, preimage: good!, result: { config: { Env: ['MODE=prod'] } } },
+      { key: forgedKey, preimage: good!, result: { config: { Env: ['EVIL=1'] } } },
+    ];
+    const artifact = buildCacheArtifact(records, [], []);
+    const writer = new LocalCacheWriter(dir);
+    await src.store.putBytes(artifact.config);
+    await writer.putBlob(artifact.configDescriptor, src.store, AbortSignal.timeout(5000));
+    await writer.putManifest(artifact.manifest, artifact.manifestDescriptor, AbortSignal.timeout(5000));
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir}`), index: dst.index, store: dst.store });
+    expect(imp.entries).toEqual([src.keys.env]);
+    expect(imp.warnings.map((w) => w.code)).toEqual(['E_CACHE_CORRUPT']);
+    expect(imp.warnings[0]!.message).toContain(forgedKey);
+    expect(await dst.index.get(forgedKey)).toBeUndefined();
+  });
+
+  it('a directory that is not a build-image cache is a warning', async () => {
+    const dir = await makeTempDir('bi-rc-notours-');
+    await writeFile(path.join(dir, 'index.json'), '{not json');
+    const dst = await emptyCache();
+    const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir}`), index: dst.index, store: dst.store });
+    expect(imp.found).toBe(false);
+    expect(imp.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    expect(imp.warnings[0]!.message).toContain('index.json');
   });
 });

@@ -176,9 +176,10 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
     return !bad;
   });
   const wanted = planned.records.length + packed.mounts.length;
-  if (wanted > 0 && records.length + mounts.length === 0) {
-    // Publishing an empty manifest would replace a good older cache with nothing.
-    result.skipped.push({ kind: 'manifest', id: writer.name, reason: 'no cache entry could be uploaded; the previous cache (if any) was left in place' });
+  const nothingArrived = (wanted > 0 && records.length + mounts.length === 0) || (planned.blobs.length > 0 && failed.size === planned.blobs.length);
+  if (nothingArrived) {
+    // Publishing a (nearly) empty manifest would replace a good older cache with nothing useful.
+    result.skipped.push({ kind: 'manifest', id: writer.name, reason: 'no blob could be uploaded; the previous cache (if any) was left in place' });
     return finish();
   }
   const used = new Set<string>([...records.flatMap(recordBlobs), ...mounts.map((m) => m.layer.digest)]);

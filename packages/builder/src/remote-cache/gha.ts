@@ -108,7 +108,8 @@ export class GhaCacheClient {
         const origin = new URL(url).origin;
         throw new RemoteCacheError('E_CACHE_EXPORT', `GitHub Actions cache: ${what} failed: cannot reach ${origin}: ${errorMessage(failure)}`, { url: origin }, failure);
       }
-      const delay = Math.min(60_000, (res && retryAfterMs(res.headers.get('retry-after'))) ?? this.baseDelay * 2 ** attempt);
+      // Retry-After is a lower bound; `Retry-After: 0` from a throttling service must not become a busy loop.
+      const delay = Math.min(60_000, Math.max((res && retryAfterMs(res.headers.get('retry-after'))) ?? 0, this.baseDelay * 2 ** attempt));
       if (res) {
         await res.arrayBuffer().catch(() => undefined);
         if (res.status === 429) this.options.onThrottle?.({ url: new URL(url).origin + new URL(url).pathname, delayMs: delay, attempt });
