@@ -125,6 +125,12 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
     return result;
   };
 
+  if (spec.type === 'registry' && !spec.ociMediaTypes) {
+    result.warnings.push({
+      code: 'E_CACHE_EXPORT',
+      message: 'oci-mediatypes=false is ignored: the cache is always an OCI artifact manifest (layer blobs keep the media types they have in the image)',
+    });
+  }
   let collected;
   try {
     collected = await collectRecords(input.entries, input.index, spec.mode);

@@ -112,20 +112,20 @@ function ghaEndpoint(attrs: Record<string, string>, env: NodeJS.ProcessEnv, flag
   const token = attrs.token ?? env.ACTIONS_RUNTIME_TOKEN ?? '';
   const v1 = attrs.url ?? env.ACTIONS_CACHE_URL ?? '';
   const v2 = attrs.url_v2 ?? env.ACTIONS_RESULTS_URL ?? '';
-  let version: 1 | 2;
-  if (attrs.version !== undefined) {
-    if (attrs.version !== '1' && attrs.version !== '2') throw new OptionError(`${flag}: version=${attrs.version} is not valid (use 1 or 2)`);
-    version = attrs.version === '2' ? 2 : 1;
-  } else if (env.ACTIONS_CACHE_SERVICE_V2 && /^(1|true)$/i.test(env.ACTIONS_CACHE_SERVICE_V2) && v2) {
-    version = 2;
-  } else if (attrs.url !== undefined && attrs.url_v2 === undefined) {
-    // An explicit legacy URL is a request for the legacy protocol.
-    version = 1;
-  } else {
-    // Current runners publish ACTIONS_RESULTS_URL; the v1 service is only left on GHES.
-    version = v2 ? 2 : 1;
+  // BuildKit's rules (remotecache/gha): version=1 forces the legacy URL; otherwise url_v2 wins
+  // when present (buildx fills it from ACTIONS_RESULTS_URL); a bare url is v2 only when it is the
+  // results service's own host.
+  if (attrs.version !== undefined && attrs.version !== '1' && attrs.version !== '2') {
+    throw new OptionError(`${flag}: version=${attrs.version} is not valid (use 1 or 2)`);
   }
-  const url = version === 2 ? v2 || v1 : v1 || v2;
+  let version: 1 | 2 | undefined = attrs.version === '1' ? 1 : undefined;
+  let url = '';
+  if (version !== 1 && v2) {
+    url = v2;
+    version = 2;
+  }
+  if (!url) url = v1;
+  version ??= attrs.version === '2' || url.includes('results-receiver.actions.githubusercontent.com') ? 2 : 1;
   if (!url) {
     throw new OptionError(
       `${flag} type=gha: no cache service URL: set url_v2= (or url= for the legacy service), or run inside a GitHub Actions JavaScript action or after crazy-max/ghaction-github-runtime so ACTIONS_RESULTS_URL is set`,
