@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { build, type BuildOptions, type BuildResult } from '../../solve/build.js';
 import { parseBuildContextSpec, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../../options/specs.js';
 import { jsonRenderer, plainRenderer } from '../../progress/plain.js';
+import { ttyRenderer, type TtyRenderer } from '../../progress/tty.js';
+import type { ProgressListener } from '../../progress/events.js';
 import { ensureUserNamespace } from '../../rootless/index.js';
 import { buildArgsFrom, parseFlags } from '../flags.js';
 import { UsageError, type CommandSpec, type ExitCode } from '../io.js';
@@ -69,7 +71,7 @@ export const buildCommand: CommandSpec = {
     'build-image [build] [-f FILE] [-t REF]... [--build-arg K=V]... [--target T] [--platform P] [--output SPEC]... [--push] [--no-cache] ' +
     '[--build-context NAME=SRC]... [--registry-mirror HOST=URL]... [--insecure-registry HOST]... [--cache-dir DIR] [--label K=V]... ' +
     '[--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]... [--network host|none] [--allow security.insecure] ' +
-    '[--metadata-file F] [--iidfile F] [--progress auto|plain|json] [--snapshotter auto|overlay|copy] [--oci-runtime runc|crun] CONTEXT',
+    '[--metadata-file F] [--iidfile F] [--progress auto|tty|plain|json|quiet] [--snapshotter auto|overlay|copy] [--oci-runtime runc|crun] CONTEXT',
   async run(argv, io): Promise<ExitCode> {
     const args = parseFlags(argv, [...FLAGS]);
     if (args.positionals.length !== 1) throw new UsageError('build needs exactly one CONTEXT path (e.g. ".")');
@@ -94,7 +96,16 @@ export const buildCommand: CommandSpec = {
       ssh[s.id] = socket;
     }
     const progressMode = oneOf(get('progress') ?? 'auto', ['auto', 'plain', 'tty', 'json', 'quiet'] as const, 'progress');
-    const render = args.booleans.has('quiet') || progressMode === 'quiet' ? undefined : progressMode === 'json' ? jsonRenderer(io.stderr) : plainRenderer(io.stderr);
+    // auto: live TTY view when stderr is a terminal (as buildx decides), plain lines otherwise (CI logs).
+    const tty = progressMode === 'tty' || (progressMode === 'auto' && process.stderr.isTTY === true && io.env.TERM !== 'dumb');
+    const render: ProgressListener | TtyRenderer | undefined =
+      args.booleans.has('quiet') || progressMode === 'quiet'
+        ? undefined
+        : progressMode === 'json'
+          ? jsonRenderer(io.stderr)
+          : tty
+            ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns ?? 80, rows: process.stderr.rows ?? 24 }, { color: !io.env.NO_COLOR })
+            : plainRenderer(io.stderr);
     const tags = list('tag');
     const outputs = list('output').map(parseOutputSpec);
     if (args.booleans.has('load')) throw new UsageError('--load needs a Docker daemon; use --output type=docker,dest=FILE and `docker load -i FILE`');
@@ -144,6 +155,7 @@ export const buildCommand: CommandSpec = {
       io.stdout(`${result.digest}\n`);
       return 0;
     } finally {
+      (render as Partial<TtyRenderer> | undefined)?.close?.();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
