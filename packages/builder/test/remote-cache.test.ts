@@ -231,6 +231,17 @@ describe.each(backends)('round trip through $name', (backend) => {
     expect(first.uploadedBytes).toBeGreaterThan(0);
   });
 
+  it('a cache of blob-less entries (ENV, LABEL steps) is a manifest with no layers', async () => {
+    const src = await makeCacheFixture(`-nolayers-${backend.name}`);
+    const r = await exportCache(await backend.to('nolayers', 'min'), { entries: src.entries.filter((e) => e.key === src.keys.env), index: src.index, store: src.store }, opts);
+    expect(r.skipped).toEqual([]);
+    expect(r.exported.blobs).toEqual([]);
+    const dst = await emptyCache();
+    const imp = await importCache({ source: await backend.from('nolayers'), index: dst.index, store: dst.store }, opts);
+    expect(imp.warnings).toEqual([]);
+    expect(resultOf(await dst.index.get(src.keys.env))).toEqual(resultOf(await src.index.peek(src.keys.env)));
+  });
+
   it('a missing cache is a warning, not a failure', async () => {
     const dst = await emptyCache();
     const r = await importCache({ source: await backend.from('never-exported'), index: dst.index, store: dst.store }, opts);
