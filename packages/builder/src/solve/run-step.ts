@@ -4,7 +4,8 @@
  * key by id only and never the history.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { KeyPart } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
@@ -36,28 +37,48 @@ export interface RunStepDeps {
 
 const locks = new Map<string, Promise<void>>();
 
-/** The argv of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
-export function runArgs(ins: RunInstruction, shell: (script: string) => string[]): string[] {
-  if (ins.command.form === 'exec') return ins.command.args;
+/** A RUN's command: argv plus, for a lone heredoc with a shebang, the script BuildKit mounts at `/dev/pipes/<name>`. */
+export interface RunCommand {
+  args: string[];
+  inlineFile?: { name: string; data: string };
+}
+
+/** Where BuildKit mounts a shebang heredoc's script (read-only, mode 0755). */
+const PIPES_DIR = '/dev/pipes';
+
+/** The command of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
+export function runCommand(ins: RunInstruction, shell: (script: string) => string[]): RunCommand {
+  if (ins.command.form === 'exec') return { args: ins.command.args };
   let script = ins.command.script;
   if (ins.heredocs.length > 0) {
     const only = parseHeredocWord(script.trim());
     const first = ins.heredocs[0]!;
     if (only && ins.heredocs.length === 1) {
+      const data = first.chomp ? chompHeredocContent(first.content) : first.content;
+      if (data.startsWith('#!')) {
+        // A script with its own interpreter: BuildKit writes it to a file and runs that file
+        // through the shell, so the kernel honours the shebang (`#!/usr/bin/env python3`).
+        return { args: shell(path.posix.join(PIPES_DIR, first.name)), inlineFile: { name: first.name, data } };
+      }
       // `RUN <<EOF` alone: the body is the script (BuildKit's "fake heredoc").
-      script = first.chomp ? chompHeredocContent(first.content) : first.content;
+      script = data;
     } else {
       script = [script, ...ins.heredocs.map((h) => h.content + h.name)].join('\n');
     }
   }
-  return shell(script);
+  return { args: shell(script) };
+}
+
+/** The argv of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
+export function runArgs(ins: RunInstruction, shell: (script: string) => string[]): string[] {
+  return runCommand(ins, shell).args;
 }
 
 export function runStep(deps: RunStepDeps) {
   return async (ctx: StepContext): Promise<LayerOp> => {
     const { step, state } = ctx;
     const ins = step.instruction as RunInstruction;
-    const args = runArgs(ins, (script) => withShell(state.config, script));
+    const { args, inlineFile } = runCommand(ins, (script) => withShell(state.config, script));
     const env = (step.runEnv ?? []).map(([k, v]) => `${k}=${v}`);
     const proxyEnv = (step.proxyEnv ?? []).map(([k, v]) => `${k}=${v}`);
     const user = state.config.config?.User ?? '';
@@ -70,7 +91,7 @@ export function runStep(deps: RunStepDeps) {
     const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
 
     const parts: KeyPart[] = [
-      { type: 'op', value: JSON.stringify({ kind: 'RUN', args, user, cwd, network, security: ins.security, mounts: mountKeys }) },
+      { type: 'op', value: JSON.stringify({ kind: 'RUN', args, ...(inlineFile ? { inlineFile } : {}), user, cwd, network, security: ins.security, mounts: mountKeys }) },
       ...(step.runEnv ?? []).map(([name, value]) => ({ type: 'env', name, value }) as KeyPart),
       ...mounts.filter((m) => m.type === 'secret').map((m) => ({ type: 'secret-id', value: m.id || m.target }) as KeyPart),
     ];
@@ -90,6 +111,7 @@ export function runStep(deps: RunStepDeps) {
             const resolved = await resolveMount(ctx, deps, m, cleanup, unlock, secretEnv);
             if (resolved) execMounts.push(resolved);
           }
+          if (inlineFile) execMounts.push(await inlineFileMount(inlineFile, cleanup));
           await ensureDir(snapshot.mergedDir, cwd);
           const result = await deps.executor.run({
             rootfs: snapshot.mergedDir,
@@ -120,6 +142,17 @@ export function runStep(deps: RunStepDeps) {
       },
     };
   };
+}
+
+/** A read-only `/dev/pipes` holding a shebang heredoc's script (mode 0755), removed after the run. */
+async function inlineFileMount(file: { name: string; data: string }, cleanup: Array<() => Promise<void>>): Promise<ExecMount> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'build-image-pipes-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  // mkdtemp makes it 0700; the mount root must be traversable by a non-root USER.
+  await chmod(dir, 0o755);
+  await writeFile(path.join(dir, file.name), file.data, { mode: 0o755 });
+  await chmod(path.join(dir, file.name), 0o755);
+  return { type: 'bind', source: dir, target: PIPES_DIR, readonly: true };
 }
 
 async function ensureDir(root: string, dir: string): Promise<void> {
