@@ -99,7 +99,9 @@ export function runStep(deps: RunStepDeps) {
 
     return {
       parts,
-      createdBy: runCreatedBy(args, stageArgs, state.config.config?.Env ?? []),
+      // BuildKit's runCommandString reads ARG values from the run state's env, where an ARG
+      // declared after an ENV of the same name overrides it (the image config keeps the ENV).
+      createdBy: runCreatedBy(args, stageArgs, env),
       buildkitSuffix: true,
       run: async (snapshot: MutableSnapshot) => {
         const cleanup: Array<() => Promise<void>> = [];
