@@ -106,7 +106,9 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): RuntimeSpec {
   // A new network namespace gives loopback only (runc brings lo up); host mode shares the host's.
   if (network === 'none') namespaces.push({ type: 'network' });
   const user: RuntimeSpec['process']['user'] = { uid: options.user.uid, gid: options.user.gid };
-  if (options.user.additionalGids.length > 0) user.additionalGids = [...options.user.additionalGids];
+  // BuildKit (executor/oci ensureAdditionalGids, after containerd) always lists the primary gid
+  // among the supplementary groups: `id` prints `groups=1000(app)` for a user in no group list.
+  user.additionalGids = options.user.additionalGids.includes(options.user.gid) ? [...options.user.additionalGids] : [options.user.gid, ...options.user.additionalGids];
   const spec: RuntimeSpec = {
     ociVersion: '1.0.2',
     process: {
