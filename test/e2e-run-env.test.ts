@@ -1,0 +1,129 @@
+/**
+ * What a RUN sees and how it is recorded: USER, WORKDIR, SHELL, ENV and ARG inside the container,
+ * ENV winning over ARG as BuildKit resolves them, history `created_by` exactly like BuildKit's
+ * (`RUN |N K=V … /bin/sh -c … # buildkit`), heredoc RUNs and exec form.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { e2eBuild, readConfig, runBundle, unpack, type E2EBuild } from './helpers/e2e-run.js';
+import { cleanupTempDirs, makeTempDir } from './helpers/tmp.js';
+
+afterAll(cleanupTempDirs);
+
+const DOCKERFILE = `FROM busybox
+ARG A=1 B=2
+RUN mkdir /out && echo "a=$A b=$B" > /out/args
+ARG V1=arg1
+ENV V1=env1
+ENV V2=env2
+ARG V2=arg2
+RUN echo "v1=$V1 v2=$V2" > /out/precedence
+USER app
+WORKDIR /home/app/work
+RUN id > /home/app/work/id && pwd > /home/app/work/pwd
+USER 65534:1000
+RUN id > /tmp/id2
+USER root
+SHELL ["/bin/sh", "-xc"]
+RUN echo shell-x > /out/shell
+SHELL ["/bin/sh", "-c"]
+RUN ["/bin/sh", "-c", "echo exec $0 \\"$V1\\" > /out/exec", "zero"]
+RUN ["/bin/echo", "no $V1 expansion"]
+RUN <<EOF
+echo one > /out/heredoc
+echo two >> /out/heredoc
+EOF
+RUN cat <<EOF > /out/recon
+hello $V1
+EOF
+RUN <<EOF
+#!/bin/awk -f
+BEGIN { print "awk ran" > "/out/shebang" }
+EOF
+CMD ["sh", "-c", "cat /out/args /out/precedence /home/app/work/id /home/app/work/pwd /tmp/id2 /out/shell /out/exec /out/heredoc /out/recon /out/shebang"]
+`;
+
+describe('what RUN sees', () => {
+  let b: E2EBuild;
+  let history: string[];
+  let rootfs: string;
+  let bundle: string;
+
+  beforeAll(async () => {
+    b = await e2eBuild({ dockerfile: DOCKERFILE, snapshotter: 'overlay', cacheDir: await makeTempDir('e2e-cache-'), buildArgs: { B: 'cli' } });
+    history = ((await readConfig(b.layout)).config.history ?? []).map((h) => h.created_by ?? '');
+    bundle = await unpack(b.layout);
+    rootfs = path.join(bundle, 'rootfs');
+  });
+  const file = (p: string) => readFile(path.join(rootfs, p), 'utf8');
+
+  it('sees ARG values (defaults and --build-arg) in its environment', async () => {
+    expect(await file('out/args')).toBe('a=1 b=cli\n');
+  });
+
+  it('lets ENV after ARG win, and ARG after ENV win in RUN (BuildKit adds ARG values to the run env)', async () => {
+    expect(await file('out/precedence')).toBe('v1=env1 v2=arg2\n');
+    // The image keeps the ENV value.
+    const env = ((await readConfig(b.layout)).config.config?.Env ?? []) as string[];
+    expect(env).toContain('V2=env2');
+  });
+
+  it('runs as USER in WORKDIR', async () => {
+    expect(await file('home/app/work/id')).toBe('uid=1000(app) gid=1000(app) groups=1000(app)\n');
+    expect(await file('home/app/work/pwd')).toBe('/home/app/work\n');
+    expect(await file('tmp/id2')).toBe('uid=65534(nobody) gid=1000(app) groups=1000(app)\n');
+  });
+
+  it('uses SHELL for shell form (the -x trace reaches the output)', async () => {
+    expect(await file('out/shell')).toBe('shell-x\n');
+    expect(b.output).toContain('+ echo shell-x\n');
+  });
+
+  it('runs exec form without a shell and without expansion', async () => {
+    expect(await file('out/exec')).toBe('exec zero env1\n');
+    expect(b.output).toContain('no $V1 expansion\n');
+  });
+
+  it('runs heredocs: a lone heredoc as the script, a heredoc in a command reconstituted, a shebang heredoc as a file', async () => {
+    expect(await file('out/heredoc')).toBe('one\ntwo\n');
+    expect(await file('out/recon')).toBe('hello env1\n');
+    expect(await file('out/shebang')).toBe('awk ran\n');
+  });
+
+  it('records created_by exactly as BuildKit does', () => {
+    const runs = history.filter((h) => h.startsWith('RUN '));
+    expect(runs).toEqual([
+      'RUN |2 A=1 B=cli /bin/sh -c mkdir /out && echo "a=$A b=$B" > /out/args # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c echo "v1=$V1 v2=$V2" > /out/precedence # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c id > /home/app/work/id && pwd > /home/app/work/pwd # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c id > /tmp/id2 # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -xc echo shell-x > /out/shell # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c echo exec $0 "$V1" > /out/exec zero # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/echo no $V1 expansion # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c echo one > /out/heredoc\necho two >> /out/heredoc\n # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c cat <<EOF > /out/recon\nhello $V1\nEOF # buildkit',
+      'RUN |4 A=1 B=cli V1=env1 V2=arg2 /bin/sh -c /dev/pipes/EOF # buildkit',
+    ]);
+  });
+
+  it('runs from the unpacked bundle', async () => {
+    const r = await runBundle(bundle);
+    expect(r.stdout).toBe(
+      [
+        'a=1 b=cli',
+        'v1=env1 v2=arg2',
+        'uid=1000(app) gid=1000(app) groups=1000(app)',
+        '/home/app/work',
+        'uid=65534(nobody) gid=1000(app) groups=1000(app)',
+        'shell-x',
+        'exec zero env1',
+        'one',
+        'two',
+        'hello env1',
+        'awk ran',
+        '',
+      ].join('\n'),
+    );
+  });
+});
