@@ -10,6 +10,7 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeBusyboxImage } from '../../../test/helpers/busybox-image.js';
 import { startGhaCacheServer, type GhaCacheServer } from '../../../test/helpers/gha-cache-server.js';
 import { freePort, startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tmp.js';
@@ -336,6 +337,15 @@ describe('registry format', () => {
     expect(config.mounts).toHaveLength(1);
   });
 
+  it('an image that is not a cache is a warning that says so', async () => {
+    await makeBusyboxImage({ registry: reg, ref: 'cache/plain-image:1' });
+    const dst = await emptyCache();
+    const r = await importCache({ source: parseCacheImportSpec(`${reg.host}/cache/plain-image:1`), index: dst.index, store: dst.store }, opts);
+    expect(r.found).toBe(false);
+    expect(r.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    expect(r.warnings[0]!.message).toContain('is not a build-image cache: its config media type is application/vnd.oci.image.config.v1+json');
+  });
+
   it('an unreachable registry during export reports skipped items and does not throw', async () => {
     const src = await makeCacheFixture('-unreachable');
     const port = await freePort();
@@ -523,6 +533,21 @@ describe('local directory', () => {
     const dst = await emptyCache();
     const imp = await importCache({ source: parseCacheImportSpec(`type=local,src=${dir},tag=release`), index: dst.index, store: dst.store });
     expect(imp.entries.sort()).toEqual([b.keys.copy, b.keys.env].sort());
+  });
+
+  it('writes an OCI layout skopeo reads, and the same cache built in other temp dirs gives the same bytes', async () => {
+    const one = await makeCacheFixture('-determinism');
+    const two = await makeCacheFixture('-determinism');
+    expect(two.root).not.toBe(one.root);
+    const d1 = path.join(await makeTempDir('bi-rc-det-'), 'cache');
+    const d2 = path.join(await makeTempDir('bi-rc-det-'), 'cache');
+    const r1 = await exportCache(parseCacheExportSpec(`type=local,dest=${d1},mode=max`), one, { sourceDateEpoch: 0 });
+    const r2 = await exportCache(parseCacheExportSpec(`type=local,dest=${d2},mode=max`), two, { sourceDateEpoch: 0 });
+    expect(r2.manifest!.digest).toBe(r1.manifest!.digest);
+    expect(await readFile(path.join(d2, 'index.json'), 'utf8')).toBe(await readFile(path.join(d1, 'index.json'), 'utf8'));
+    const { stdout } = await execFileP('skopeo', ['inspect', '--raw', `oci:${d1}:latest`]);
+    expect(`sha256:${require_sha256(stdout)}`).toBe(r1.manifest!.digest);
+    expect((JSON.parse(stdout) as { artifactType: string }).artifactType).toBe(CACHE_ARTIFACT_TYPE);
   });
 
   it('a damaged blob is caught by its digest: the records needing it are left out, the rest imported', async () => {

@@ -39,7 +39,12 @@ export interface RemoteCacheWarning {
   message: string;
 }
 
-/** The message of an unknown thrown value, including the first causes (fetch hides the reason there). */
+/**
+ * The message of an unknown thrown value, including the first causes (fetch hides the reason there).
+ *
+ * @example
+ * errorMessage(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })) // 'fetch failed: connect ECONNREFUSED'
+ */
 export function errorMessage(e: unknown): string {
   const parts: string[] = [];
   let cur: unknown = e;

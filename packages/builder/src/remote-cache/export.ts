@@ -72,7 +72,14 @@ export interface ExportCacheResult {
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
-/** The writer a spec names. */
+/**
+ * The writer a spec names.
+ *
+ * @example
+ * ```ts
+ * const writer = cacheWriterFor(parseCacheExportSpec('type=local,dest=/tmp/c'))
+ * ```
+ */
 export function cacheWriterFor(spec: CacheExportSpec, options: Pick<ExportCacheOptions, 'registry' | 'gha'> = {}): CacheWriter {
   switch (spec.type) {
     case 'registry':

@@ -63,6 +63,11 @@ export interface SkippedItem {
  * Reads the records to export from the local index: every `target` entry, plus every
  * `intermediate` one with mode=max. Entries missing from the index are reported, not thrown.
  * Records come out sorted by key, so the same cache gives the same config bytes.
+ *
+ * @example
+ * ```ts
+ * const { records, skipped } = await collectRecords(entries, index, 'max')
+ * ```
  */
 export async function collectRecords(
   entries: readonly CacheExportEntry[],
@@ -98,6 +103,11 @@ export async function collectRecords(
  * The descriptors of every blob the records and mounts reference, first use first, each once.
  * Sizes of non-layer blobs come from the store; a blob missing there is reported and every record
  * that needs it is dropped.
+ *
+ * @example
+ * ```ts
+ * const { blobs, records } = await blobDescriptors(collected.records, mounts, store)
+ * ```
  */
 export async function blobDescriptors(
   records: CacheConfigRecord[],
@@ -134,7 +144,12 @@ export async function blobDescriptors(
   return { blobs: [...byDigest.values()], records: kept, skipped };
 }
 
-/** Blob digests a record needs. */
+/**
+ * Blob digests a record needs.
+ *
+ * @example
+ * recordBlobs({ key, result: { layers: [l], blobs: [d] } }) // [l.digest, d]
+ */
 export function recordBlobs(r: CacheConfigRecord): Digest[] {
   return referencesOf(r.result);
 }
@@ -142,6 +157,11 @@ export function recordBlobs(r: CacheConfigRecord): Digest[] {
 /**
  * The config and manifest bytes for the given records, mounts and blobs. Canonical JSON (sorted
  * keys), so the same inputs always give the same manifest digest.
+ *
+ * @example
+ * ```ts
+ * const { manifest, manifestDescriptor, config, configDescriptor } = buildCacheArtifact(records, mounts, blobs)
+ * ```
  */
 export function buildCacheArtifact(
   records: CacheConfigRecord[],
@@ -162,7 +182,14 @@ export function buildCacheArtifact(
   return { config, configDescriptor, manifest, manifestDescriptor: { mediaType: MediaType.OciManifest, digest: sha256Digest(manifest), size: manifest.length } };
 }
 
-/** Parses and checks a cache manifest; throws `E_CACHE_IMPORT` when it is not ours. */
+/**
+ * Parses and checks a cache manifest; throws `E_CACHE_IMPORT` when it is not ours.
+ *
+ * @example
+ * ```ts
+ * const m = parseCacheManifest(bytes, '127.0.0.1:5000/app:cache'); m.config.digest
+ * ```
+ */
 export function parseCacheManifest(bytes: Uint8Array, where: string): ImageManifest {
   let m: ImageManifest;
   try {
@@ -188,7 +215,14 @@ export function parseCacheManifest(bytes: Uint8Array, where: string): ImageManif
   return m;
 }
 
-/** Parses and checks a cache config blob; throws `E_CACHE_IMPORT` when malformed. */
+/**
+ * Parses and checks a cache config blob; throws `E_CACHE_IMPORT` when malformed.
+ *
+ * @example
+ * ```ts
+ * const { records, mounts } = parseCacheConfig(await store.getBytes(m.config.digest), where)
+ * ```
+ */
 export function parseCacheConfig(bytes: Uint8Array, where: string): CacheConfig {
   let c: CacheConfig;
   try {

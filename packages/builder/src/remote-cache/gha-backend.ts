@@ -16,12 +16,22 @@ import type { GhaEndpoint } from './spec.js';
 
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
-/** The cache key of a blob. */
+/**
+ * The cache key of a blob.
+ *
+ * @example
+ * ghaBlobKey('sha256:ab…') // 'build-image-blob-v1-sha256:ab…'
+ */
 export function ghaBlobKey(digest: string): string {
   return `build-image-blob-v1-${digest}`;
 }
 
-/** The key prefix of a scope's manifests. */
+/**
+ * The key prefix of a scope's manifests (`#` cannot occur in a scope, so `main` never matches `main-x`).
+ *
+ * @example
+ * ghaManifestPrefix('main') // 'build-image-manifest-v1-main#'
+ */
 export function ghaManifestPrefix(scope: string): string {
   return `build-image-manifest-v1-${scope}#`;
 }
@@ -49,12 +59,12 @@ export class GhaCacheWriter implements CacheWriter {
     const open = (start: number, end: number): Readable =>
       // The whole blob is read through the store, which verifies it; ranges (large blobs) read the file.
       start === 0 && end === desc.size ? store.get(desc.digest as Digest) : createReadStream(path, { start, end: end - 1 });
-    return this.client.save(ghaBlobKey(desc.digest), desc.size, open, signal);
+    return this.client.save(ghaBlobKey(desc.digest), { size: desc.size, open }, signal);
   }
 
   async putManifest(bytes: Buffer, _desc: Descriptor, signal: AbortSignal): Promise<void> {
     const key = `${ghaManifestPrefix(this.client.endpoint.scope)}${String(this.now()).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
-    await this.client.save(key, bytes.length, (s, e) => Readable.from([bytes.subarray(s, e)]), signal);
+    await this.client.save(key, { size: bytes.length, open: (s, e) => Readable.from([bytes.subarray(s, e)]) }, signal);
   }
 }
 

@@ -155,6 +155,11 @@ export class GhaCacheClient {
   /**
    * The entry stored under `key`, else the newest whose key starts with one of `restoreKeys`.
    * Undefined when none exists.
+   *
+   * @example
+   * ```ts
+   * const entry = await gha.lookup(prefix, [prefix], signal) // newest manifest of a scope
+   * ```
    */
   async lookup(key: string, restoreKeys: string[], signal: AbortSignal): Promise<GhaEntry | undefined> {
     if (this.endpoint.version === 2) {
@@ -183,7 +188,14 @@ export class GhaCacheClient {
     return { key: j.cacheKey ?? key, url: j.archiveLocation };
   }
 
-  /** Downloads an entry found by {@link lookup}; the caller consumes (and verifies) the body. */
+  /**
+   * Downloads an entry found by {@link lookup}; the caller consumes (and verifies) the body.
+   *
+   * @example
+   * ```ts
+   * await store.put(await gha.download(entry, signal), { expected: digest, size })
+   * ```
+   */
   async download(entry: GhaEntry, signal: AbortSignal): Promise<Readable> {
     const res = await this.request(entry.url, () => ({ method: 'GET' }), signal, `download of ${entry.key}`);
     if (!res.ok || !res.body) return this.fail(res, `download of ${entry.key}`);
@@ -191,11 +203,17 @@ export class GhaCacheClient {
   }
 
   /**
-   * Stores `size` bytes under `key`. Resolves `'exists'` when the key is already taken (entries
-   * are immutable, and ours are content-addressed or unique), `'uploaded'` otherwise.
+   * Stores `body.size` bytes under `key`, reading them with `body.open(start, end)` (called again
+   * for a retry or per block). Resolves `'exists'` when the key is already taken (entries are
+   * immutable, and ours are content-addressed or unique), `'uploaded'` otherwise.
+   *
+   * @example
+   * ```ts
+   * await gha.save('build-image-blob-v1-sha256:…', { size, open: (s, e) => createReadStream(path, { start: s, end: e - 1 }) }, signal)
+   * ```
    */
-  async save(key: string, size: number, open: OpenRange, signal: AbortSignal): Promise<'exists' | 'uploaded'> {
-    return this.endpoint.version === 2 ? this.saveV2(key, size, open, signal) : this.saveV1(key, size, open, signal);
+  async save(key: string, body: { size: number; open: OpenRange }, signal: AbortSignal): Promise<'exists' | 'uploaded'> {
+    return this.endpoint.version === 2 ? this.saveV2(key, body.size, body.open, signal) : this.saveV1(key, body.size, body.open, signal);
   }
 
   private async saveV2(key: string, size: number, open: OpenRange, signal: AbortSignal): Promise<'exists' | 'uploaded'> {

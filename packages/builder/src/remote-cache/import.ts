@@ -60,7 +60,14 @@ export interface ImportCacheResult {
   durationMs: number;
 }
 
-/** The reader a spec names. */
+/**
+ * The reader a spec names.
+ *
+ * @example
+ * ```ts
+ * const reader = cacheReaderFor(parseCacheImportSpec('type=local,src=/tmp/c'))
+ * ```
+ */
 export function cacheReaderFor(spec: CacheImportSpec, options: Pick<ImportCacheOptions, 'registry' | 'gha'> = {}): CacheReader {
   switch (spec.type) {
     case 'registry':

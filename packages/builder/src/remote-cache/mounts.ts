@@ -43,8 +43,8 @@ export async function packCacheMounts(
       const st = await stat(m.dir);
       if (!st.isDirectory()) throw new Error(`${m.dir} is not a directory`);
       const layer = await writeLayerFromDirectory(m.dir, store, {
-        // Caches hold tool state (npm, apt, go build): keep every xattr-free detail that matters
-        // to tools, and all extended attributes except overlay's own.
+        // A cache dir is tool state, not an image: carry every extended attribute (overlay's own
+        // excepted), since a tool may have set them and will expect them back.
         xattrs: 'all',
         ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
       });

@@ -8,6 +8,7 @@ import { MediaType } from '../image/mediaTypes.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { BlobOutcome, CacheReader, CacheWriter, FoundManifest } from './backend.js';
+import { RemoteCacheError } from './errors.js';
 
 /** Clients per abort signal: the client takes its signal at construction. */
 class ClientPool {
@@ -70,6 +71,10 @@ export class RegistryCacheReader implements CacheReader {
     } catch (e) {
       // Distribution answers 404 MANIFEST_UNKNOWN for a missing tag and NAME_UNKNOWN for a missing repository.
       if (RegistryError.is(e) && (e as RegistryError).data?.reason === 'not-found') return undefined;
+      if (RegistryError.is(e) && (e as RegistryError).data?.reason === 'platform') {
+        // resolve() looked for a platform image in an index: BuildKit's own cache format is such an index.
+        throw new RemoteCacheError('E_CACHE_IMPORT', `${this.name} is an image index, not a build-image cache (a cache written by BuildKit?)`, { ref: this.name }, e);
+      }
       throw e;
     }
   }
