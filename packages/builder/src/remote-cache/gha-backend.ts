@@ -55,11 +55,15 @@ export class GhaCacheWriter implements CacheWriter {
   private readonly now: () => number;
 
   async putBlob(desc: Descriptor, store: ContentStore, signal: AbortSignal): Promise<BlobOutcome> {
+    const key = ghaBlobKey(desc.digest);
+    // Look first, as BuildKit does: an entry another branch wrote is readable here, and creating
+    // it again in this branch's scope would upload the bytes twice into the 10 GB repository quota.
+    if (await this.client.lookup(key, [], signal)) return 'exists';
     const path = store.pathOf(desc.digest);
     const open = (start: number, end: number): Readable =>
       // The whole blob is read through the store, which verifies it; ranges (large blobs) read the file.
       start === 0 && end === desc.size ? store.get(desc.digest as Digest) : createReadStream(path, { start, end: end - 1 });
-    return this.client.save(ghaBlobKey(desc.digest), { size: desc.size, open }, signal);
+    return this.client.save(key, { size: desc.size, open }, signal);
   }
 
   async putManifest(bytes: Buffer, _desc: Descriptor, signal: AbortSignal): Promise<void> {
