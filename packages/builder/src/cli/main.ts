@@ -11,13 +11,14 @@ import { graphCommand } from './commands/graph.js';
 import { parseCommand } from './commands/parse.js';
 import { buildCommand } from './commands/build.js';
 import { doctorCommand } from './commands/doctor.js';
+import { inspectCommand } from './commands/inspect.js';
 import { printError } from './errors.js';
 import { UsageError, type CliIO, type CommandSpec, type ExitCode } from './io.js';
 
 export type { CliIO, CommandSpec, ExitCode } from './io.js';
 
 /** Registered subcommands, in help order. */
-export const COMMANDS: CommandSpec[] = [buildCommand, parseCommand, graphCommand, doctorCommand];
+export const COMMANDS: CommandSpec[] = [buildCommand, parseCommand, graphCommand, doctorCommand, inspectCommand];
 
 const VERSION = '0.1.0';
 
