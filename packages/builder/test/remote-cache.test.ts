@@ -15,6 +15,7 @@ import { startGhaCacheServer, type GhaCacheServer } from '../../../test/helpers/
 import { freePort, startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tmp.js';
 import { writeLayerFromDirectory } from '../src/layer/directory.js';
+import { StaticCredentialStore } from '../src/registry/index.js';
 import {
   buildCacheArtifact,
   CACHE_ARTIFACT_TYPE,
@@ -344,6 +345,27 @@ describe('registry format', () => {
     expect(r.found).toBe(false);
     expect(r.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
     expect(r.warnings[0]!.message).toContain('is not a build-image cache: its config media type is application/vnd.oci.image.config.v1+json');
+  });
+
+  it('uses registry credentials; without them the import is a warning', async () => {
+    const secured = await startRegistry({ auth: 'token' });
+    try {
+      const auth = new StaticCredentialStore({ [secured.host]: { username: secured.username!, password: secured.password! } });
+      const src = await makeCacheFixture('-auth');
+      const ref = `${secured.host}/team/app:buildcache`;
+      const r = await exportCache(parseCacheExportSpec(`type=registry,ref=${ref},mode=max`), src, { registry: { auth } });
+      expect(r.skipped).toEqual([]);
+      const dst = await emptyCache();
+      const ok = await importCache({ source: parseCacheImportSpec(ref), index: dst.index, store: dst.store }, { registry: { auth } });
+      expect(ok.warnings).toEqual([]);
+      expect(ok.entries).toHaveLength(4);
+      const anon = await emptyCache();
+      const denied = await importCache({ source: parseCacheImportSpec(ref), index: anon.index, store: anon.store });
+      expect(denied.found).toBe(false);
+      expect(denied.warnings.map((w) => w.code)).toEqual(['E_CACHE_IMPORT']);
+    } finally {
+      await secured.stop();
+    }
   });
 
   it('an unreachable registry during export reports skipped items and does not throw', async () => {
