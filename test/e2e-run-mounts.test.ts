@@ -1,0 +1,177 @@
+/**
+ * Every `RUN --mount` type in real containers: cache (kept between builds, never in a layer,
+ * sharing=locked), bind (context with .dockerignore, from a stage, rw writes discarded), tmpfs,
+ * secret (file and env sources, env= exposure, required) with the value absent from every blob,
+ * the history and the progress output, and ssh with a socket served by the test.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addedLayers, allBlobTexts, e2eBuild, readConfig, runBundle, SNAPSHOTTERS, unpack, type E2EBuild, type LayerEntry } from './helpers/e2e-run.js';
+import { cleanupTempDirs, makeTempDir, writeTree } from './helpers/tmp.js';
+
+afterAll(cleanupTempDirs);
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+const DOCKERFILE = `FROM busybox AS helper
+RUN mkdir /stuff && echo from-stage > /stuff/s.txt
+
+FROM busybox AS lock1
+RUN --mount=type=cache,target=/c,id=lk,sharing=locked sh -c 'if [ -e /c/busy ]; then touch /c/overlap; fi; touch /c/busy; sleep 0.3; rm /c/busy; echo 1 > /l1'
+
+FROM busybox AS lock2
+RUN --mount=type=cache,target=/c,id=lk,sharing=locked sh -c 'if [ -e /c/busy ]; then touch /c/overlap; fi; touch /c/busy; sleep 0.3; rm /c/busy; echo 2 > /l2'
+
+FROM busybox
+ARG ROUND
+COPY --from=lock1 /l1 /l1
+COPY --from=lock2 /l2 /l2
+RUN --mount=type=cache,target=/cache,id=c1 sh -c 'mkdir -p /out; cat /cache/seen > /out/prev 2>/dev/null || echo none > /out/prev; echo "round $ROUND" > /cache/seen; echo big > /cache/blob'
+RUN --mount=type=cache,target=/c,id=lk sh -c 'test ! -e /c/overlap && echo no-overlap > /out/locked'
+RUN --mount=type=bind,target=/ctx sh -c 'ls -A /ctx | tr "\\n" " " > /out/ctx-list; cat /ctx/a.txt > /out/ctx-a'
+RUN --mount=type=bind,from=helper,source=/stuff,target=/s cat /s/s.txt > /out/from-stage
+RUN --mount=type=bind,target=/ctx,rw sh -c 'echo changed > /ctx/a.txt && echo new > /ctx/new.txt && cat /ctx/a.txt > /out/rw-saw'
+RUN --mount=type=bind,target=/ctx sh -c 'cat /ctx/a.txt > /out/rw-after; test ! -e /ctx/new.txt'
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo t > /scratch/t && grep " /scratch " /proc/mounts | cut -d" " -f3 > /out/tmpfs-type'
+RUN --mount=type=secret,id=tok sh -c 'sha256sum /run/secrets/tok | cut -c1-64 > /out/secret-sum; stat -c "%a %u" /run/secrets/tok > /out/secret-stat'
+RUN --mount=type=secret,id=envtok,env=MY_TOKEN sh -c 'printf %s "$MY_TOKEN" | sha256sum | cut -c1-64 > /out/secret-env-sum'
+RUN --mount=type=secret,id=absent sh -c 'test ! -e /run/secrets/absent && echo skipped > /out/secret-absent'
+RUN --mount=type=ssh sh -c 'test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /out/ssh'
+RUN --mount=type=ssh,id=other,target=/agent.sock sh -c 'test -S /agent.sock && echo "$SSH_AUTH_SOCK" > /out/ssh-other'
+RUN sh -c 'echo "MY_TOKEN=[$MY_TOKEN]" > /out/after-env'
+CMD ["sh", "-c", "cat /out/prev /out/locked /out/from-stage /out/tmpfs-type /out/after-env"]
+`;
+
+describe.each(SNAPSHOTTERS)('RUN --mount (%s snapshotter)', (snapshotter) => {
+  const fileSecret = `file-secret-${randomBytes(12).toString('hex')}`;
+  const envSecret = `env-secret-${randomBytes(12).toString('hex')}`;
+  let cacheDir: string;
+  let contextDir: string;
+  let sockets: net.Server[] = [];
+  let first: E2EBuild;
+  let second: E2EBuild;
+  let layers: LayerEntry[][];
+  let rootfs: string;
+  let bundle: string;
+
+  const listen = async (p: string) => {
+    const server = net.createServer((c) => c.end());
+    await new Promise<void>((resolve) => server.listen(p, resolve));
+    sockets.push(server);
+    return p;
+  };
+
+  beforeAll(async () => {
+    cacheDir = await makeTempDir('e2e-cache-');
+    contextDir = await makeTempDir('e2e-ctx-');
+    await writeTree(contextDir, { Dockerfile: DOCKERFILE, 'a.txt': 'ctx-a\n', 'ignored.txt': 'nope\n', '.dockerignore': 'ignored.txt\n' });
+    const secretFile = path.join(await makeTempDir('e2e-secret-'), 'tok');
+    await writeTree(path.dirname(secretFile), { tok: fileSecret });
+    const sockDir = await makeTempDir('e2e-ssh-');
+    process.env.E2E_RUN_SECRET = envSecret;
+    const common = {
+      dockerfile: DOCKERFILE,
+      contextDir,
+      snapshotter,
+      cacheDir,
+      secrets: { tok: { file: secretFile }, envtok: { env: 'E2E_RUN_SECRET' } },
+      ssh: { default: await listen(path.join(sockDir, 'agent')), other: await listen(path.join(sockDir, 'other')) },
+    };
+    first = await e2eBuild({ ...common, buildArgs: { ROUND: '1' } });
+    second = await e2eBuild({ ...common, buildArgs: { ROUND: '2' } });
+    layers = await addedLayers(second.layout);
+    bundle = await unpack(second.layout);
+    rootfs = path.join(bundle, 'rootfs');
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    sockets = [];
+    delete process.env.E2E_RUN_SECRET;
+  });
+  const out = (name: string) => readFile(path.join(rootfs, 'out', name), 'utf8');
+  const allNames = () => layers.flat().map((e) => e.name);
+
+  it('keeps a cache mount between builds and out of every layer', async () => {
+    expect(await out('prev')).toBe('round 1\n');
+    const firstRoot = path.join(await unpack(first.layout), 'rootfs');
+    expect(await readFile(path.join(firstRoot, 'out/prev'), 'utf8')).toBe('none\n');
+    expect(allNames().filter((n) => n === 'cache' || n.startsWith('cache/'))).toEqual([]);
+    expect(allNames().filter((n) => n === 'c' || n.startsWith('c/'))).toEqual([]);
+  });
+
+  it('serializes sharing=locked users of one cache', async () => {
+    expect(await out('locked')).toBe('no-overlap\n');
+  });
+
+  it('binds the context without .dockerignored files, and a stage', async () => {
+    const list = (await out('ctx-list')).split(' ').filter(Boolean);
+    expect(list).toContain('a.txt');
+    expect(list).not.toContain('ignored.txt');
+    expect(await out('ctx-a')).toBe('ctx-a\n');
+    expect(await out('from-stage')).toBe('from-stage\n');
+  });
+
+  it('discards writes to a rw bind mount (the next RUN and the context do not see them)', async () => {
+    expect(await out('rw-saw')).toBe('changed\n');
+    expect(await out('rw-after')).toBe('ctx-a\n');
+    expect(await readFile(path.join(contextDir, 'a.txt'), 'utf8')).toBe('ctx-a\n');
+    expect(allNames().filter((n) => n === 'ctx' || n.startsWith('ctx/') || n.startsWith('s/') || n === 's')).toEqual([]);
+  });
+
+  it('mounts a tmpfs whose content is not in the layer', async () => {
+    expect(await out('tmpfs-type')).toBe('tmpfs\n');
+    expect(allNames().filter((n) => n.startsWith('scratch'))).toEqual([]);
+  });
+
+  it('exposes secrets as files (0400 root) and as env=, and skips a missing optional one', async () => {
+    expect(await out('secret-sum')).toBe(sha(fileSecret) + '\n');
+    expect(await out('secret-stat')).toBe('400 0\n');
+    expect(await out('secret-env-sum')).toBe(sha(envSecret) + '\n');
+    expect(await out('secret-absent')).toBe('skipped\n');
+    // The env= variable exists only during its RUN.
+    expect(await out('after-env')).toBe('MY_TOKEN=[]\n');
+    expect(allNames().filter((n) => n === 'run/secrets' || n.startsWith('run/secrets/'))).toEqual([]);
+  });
+
+  it('keeps secret values out of every blob, the config, the history and the progress output', async () => {
+    for (const b of [first, second]) {
+      for (const blob of await allBlobTexts(b.layout)) {
+        expect(blob.bytes.includes(fileSecret), `file secret in ${blob.digest}`).toBe(false);
+        expect(blob.bytes.includes(envSecret), `env secret in ${blob.digest}`).toBe(false);
+      }
+      const { text } = await readConfig(b.layout);
+      expect(text).not.toContain(envSecret);
+      const progress = JSON.stringify(b.events);
+      expect(progress).not.toContain(fileSecret);
+      expect(progress).not.toContain(envSecret);
+      expect(JSON.stringify(b.result)).not.toContain(envSecret);
+    }
+  });
+
+  it('exposes ssh agent sockets at the default and at a given target', async () => {
+    expect(await out('ssh')).toBe('/run/buildkit/ssh_agent.0\n');
+    expect(await out('ssh-other')).toBe('/agent.sock\n');
+    expect(allNames().filter((n) => n.startsWith('run/buildkit') || n === 'agent.sock')).toEqual([]);
+  });
+
+  it('runs from the unpacked bundle', async () => {
+    const r = await runBundle(bundle);
+    expect(r.stdout).toBe('round 1\nno-overlap\nfrom-stage\ntmpfs\nMY_TOKEN=[]\n');
+  });
+});
+
+describe('required secrets', () => {
+  it('fails a RUN whose required secret is missing, naming the id and how to pass it', async () => {
+    const err = await e2eBuild({
+      dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=needed,required=true cat /run/secrets/needed\n',
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_SECRET_MISSING' });
+    expect((err as Error).message).toContain('needed');
+    expect((err as Error).message).toContain('--secret id=needed');
+  });
+});
