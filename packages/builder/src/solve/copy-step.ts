@@ -92,7 +92,7 @@ export function copyStep(deps: CopyStepDeps) {
             urls: downloads.map((d) => ({ url: d.url, sha: d.sha })),
           }),
         },
-        ...(hashed ? [{ type: 'files', name: 'sources', entries: hashed.files.map((f) => ({ path: f.path + (f.copyPath === '.' || f.copyPath === f.path ? '' : ` -> ${f.copyPath}`), hash: f.hash, mode: f.mode })) } as KeyPart] : []),
+        ...(hashed ? [{ type: 'files', name: 'sources', entries: keyEntries(hashed.files) } as KeyPart] : []),
         ...(source.kind !== 'context' ? [{ type: 'input', name: 'from', value: await sourceIdentity(ctx, deps, source) } as KeyPart] : []),
       ];
 
@@ -148,6 +148,25 @@ export function copyStep(deps: CopyStepDeps) {
       throw e;
     }
   };
+}
+
+/**
+ * The key's file list: one entry per distinct context path (and copy path). Several sources may
+ * select the same entry — `COPY --parents a/x b/y /d/` walks the context root once per source,
+ * `COPY f f /d/` names a file twice — and BuildKit copies it again, to the same result, so a
+ * repeat adds nothing to the key; a same-named entry that differs keeps a numbered name.
+ */
+function keyEntries(files: ReadonlyArray<{ path: string; copyPath: string; hash: string; mode: number }>): Array<{ path: string; hash: string; mode: number }> {
+  const byPath = new Map<string, { path: string; hash: string; mode: number }>();
+  for (const f of files) {
+    const name = f.path + (f.copyPath === '.' || f.copyPath === f.path ? '' : ` -> ${f.copyPath}`);
+    const seen = byPath.get(name);
+    if (seen && seen.hash === f.hash && seen.mode === f.mode) continue;
+    let unique = name;
+    for (let n = 2; byPath.has(unique); n++) unique = `${name} #${n}`;
+    byPath.set(unique, { path: unique, hash: f.hash, mode: f.mode });
+  }
+  return [...byPath.values()];
 }
 
 async function select(root: SourceRoot, ins: CopyInstruction | AddInstruction, sources: string[], ctx: StepContext): Promise<Selection> {
