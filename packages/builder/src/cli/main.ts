@@ -12,13 +12,14 @@ import { parseCommand } from './commands/parse.js';
 import { buildCommand } from './commands/build.js';
 import { doctorCommand } from './commands/doctor.js';
 import { inspectCommand } from './commands/inspect.js';
+import { planCommand } from './commands/plan.js';
 import { printError } from './errors.js';
 import { UsageError, type CliIO, type CommandSpec, type ExitCode } from './io.js';
 
 export type { CliIO, CommandSpec, ExitCode } from './io.js';
 
 /** Registered subcommands, in help order. */
-export const COMMANDS: CommandSpec[] = [buildCommand, parseCommand, graphCommand, doctorCommand, inspectCommand];
+export const COMMANDS: CommandSpec[] = [buildCommand, parseCommand, graphCommand, doctorCommand, inspectCommand, planCommand];
 
 const VERSION = '0.1.0';
 

@@ -1,0 +1,1 @@
+export { planBuild, formatPlan, type BuildPlan, type PlannedStep, type Prediction } from './plan.js';
