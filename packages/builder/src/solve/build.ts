@@ -17,10 +17,11 @@ import { putImage, type Image, type ImageConfig } from '../image/index.js';
 import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs } from '../exporter/index.js';
 import type { ProgressEvent, ProgressListener } from '../progress/events.js';
 import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
+import { exportCache, importCache, type CacheExportSpec, type CacheImportSpec, type RemoteCacheWarning } from '../remote-cache/index.js';
 import { ImageSources } from './image-source.js';
 import { hostPlatformString } from '../platform.js';
 import { Solver, type StageState } from './solver.js';
-import { runStep, type SecretSource } from './run-step.js';
+import { cacheId, cacheMountHostDir, runStep, type SecretSource } from './run-step.js';
 import { copyStep } from './copy-step.js';
 import { SourceRoots } from './source-roots.js';
 import { workdirStep } from './workdir-step.js';
@@ -59,6 +60,10 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** `--secret id=…` sources. */
   secrets?: Record<string, SecretSource>;
+  /** `--cache-from`: caches imported before the build (a missing one is a warning). */
+  cacheFrom?: CacheImportSpec[];
+  /** `--cache-to`: where the build's cache goes afterwards (fail-soft: problems are warnings). */
+  cacheTo?: CacheExportSpec[];
   /** `--ssh id=socket`. */
   ssh?: Record<string, string>;
   /** `--network` default for RUN: host (BuildKit's rootless default) or none. */
@@ -101,6 +106,8 @@ export interface BuildResult {
   outputs: OutputResult[];
   /** Steps run and reused from the cache, with the reason of every miss. */
   cache: { run: number; cached: number; misses: Array<{ step: string; reasons: string[] }> };
+  /** Remote cache import/export problems (never fatal), as BuildKit reports them. */
+  warnings: string[];
   graph: BuildGraph;
 }
 
@@ -174,6 +181,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
   emit({ v: 1, type: 'build-start', time: started, dockerfile: fileLabel, ...(options.target ? { target: options.target } : {}), platform: graph.platform.target.string });
 
+  const cacheMounts = cacheMountDirs(graph, path.join(cacheDir, 'mounts'));
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    emit({ v: 1, type: 'log', time: (options.now ?? Date.now)(), level: 'warn', message });
+  };
+  const registryOptions = {
+    auth: new DockerConfigCredentialStore(),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+  };
+  for (const source of options.cacheFrom ?? []) {
+    const imported = await importCache({ source, index, store, mounts: cacheMounts }, { registry: registryOptions, ...(options.signal ? { signal: options.signal } : {}) });
+    for (const w of imported.warnings) warn(`cache import ${imported.cache}: ${w.message}`);
+    if (imported.found) emit({ v: 1, type: 'log', time: (options.now ?? Date.now)(), level: 'info', message: `imported ${imported.entries} cache entries from ${imported.cache}` });
+  }
+
   const snapshotter = await createSnapshotter({ root: path.join(cacheDir, 'snapshots'), mode: options.snapshotter ?? 'auto' });
   const executor = new RuncExecutor({ stateDir: path.join(cacheDir, 'runtime'), runtime: options.ociRuntime ?? 'runc' });
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => undefined);
@@ -210,10 +233,16 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   });
 
   const state = await solver.solveTarget();
-  const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : started).toISOString().replace(/\.000Z$/, 'Z');
-  const config = finalizeConfig(state, graph, options.labels ?? {}, created, options.platform !== undefined);
+  const epoch = options.sourceDateEpoch !== undefined ? new Date(options.sourceDateEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z') : undefined;
+  const config = finalizeConfig(state, graph, options.labels ?? {}, epoch, options.platform !== undefined, state.baseHistoryLength);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
   const outputs = await writeOutputs(image, store, registry, options);
+  for (const spec of options.cacheTo ?? []) {
+    const entries = solver.entries.map((e) => ({ key: e.key, stepId: e.stepId, stage: e.stage === graph.target ? ('target' as const) : ('intermediate' as const) }));
+    const exported = await exportCache(spec, { entries, index, store, mounts: cacheMounts }, { registry: registryOptions, ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}) });
+    for (const w of exported.warnings) warn(`cache export ${exported.cache}: ${w.message}`);
+    for (const k of exported.skipped) warn(`cache export ${exported.cache}: skipped ${k.kind} ${k.id}: ${k.reason}`);
+  }
   const size = image.layers.reduce((n, l) => n + l.size, 0) + image.manifest.config.size;
   const result: BuildResult = {
     digest: image.manifestDescriptor.digest,
@@ -223,6 +252,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     size,
     outputs,
     cache: { ...solver.counts, misses },
+    warnings,
     graph,
   };
   emit({
@@ -238,11 +268,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 }
 
 /**
- * The exported config, as BuildKit's exporter finishes it: `--label`s, `created`, a `created`
- * time on every history entry this build added, and — only when `--platform` was given — the
- * target platform (otherwise the base image's platform stands, as in BuildKit's implicit target).
+ * The exported config, as BuildKit's exporter finishes it: `--label`s; history times — a layer's
+ * entry keeps the time the layer was first made (so cached rebuilds reproduce the digest), a
+ * metadata entry takes the time of the layer before it (normalizeLayersAndHistory), and with
+ * SOURCE_DATE_EPOCH everything this build added is clamped to it (patchImageConfig); `created` is
+ * the epoch or the last history time; the target platform only when `--platform` was given
+ * (otherwise the base image's platform stands, BuildKit's implicit target).
  */
-function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<string, string>, created: string, explicitPlatform: boolean): ImageConfig {
+function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<string, string>, epoch: string | undefined, explicitPlatform: boolean, baseHistoryLength: number): ImageConfig {
   const config = structuredClone(state.config);
   if (explicitPlatform) {
     const target = graph.stages.find((s) => s.index === graph.target)!.platform;
@@ -255,10 +288,42 @@ function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<str
     }
   }
   if (Object.keys(labels).length) config.config = { ...config.config, Labels: { ...config.config?.Labels, ...labels } };
-  config.created = created;
-  config.history = (config.history ?? []).map((h) => (h.created ? h : { ...h, created }));
+  const history = (config.history ?? []).map((h) => ({ ...h }));
+  let created: string | undefined;
+  let missing = false;
+  for (const h of history) {
+    if (h.created) {
+      created = h.created;
+      if (missing) break;
+    } else missing = true;
+  }
+  missing = false;
+  for (const h of history) {
+    if (h.created) {
+      if (missing) created = h.created;
+    } else {
+      missing = true;
+      if (created) h.created = created;
+    }
+  }
+  if (epoch) {
+    for (let i = baseHistoryLength; i < history.length; i++) {
+      const h = history[i]!;
+      if (!h.created || Date.parse(h.created) > Date.parse(epoch)) h.created = epoch;
+    }
+  }
+  config.history = history;
+  const last = [...history].reverse().find((h) => h.created)?.created;
+  config.created = epoch ?? last ?? new Date(0).toISOString();
   config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
   return config;
+}
+
+/** Host directories of the graph's `RUN --mount=type=cache` ids, for exporting and importing them. */
+function cacheMountDirs(graph: BuildGraph, mountsDir: string): Array<{ id: string; dir: string }> {
+  const ids = new Set<string>();
+  for (const stage of graph.stages) for (const step of stage.steps) for (const m of step.mounts ?? []) if (m.type === 'cache') ids.add(cacheId(m));
+  return [...ids].map((id) => ({ id, dir: cacheMountHostDir(mountsDir, id) }));
 }
 
 async function writeOutputs(image: Image, store: ContentStore, registry: RegistryClient, options: BuildOptions): Promise<OutputResult[]> {

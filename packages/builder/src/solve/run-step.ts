@@ -122,6 +122,7 @@ export function runStep(deps: RunStepDeps) {
             cwd,
             user,
             network,
+            ...(ins.security === 'insecure' ? { security: 'insecure' as const } : {}),
             mounts: execMounts,
             onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: 'step-output', time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString('utf8') }),
             ...(ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}),
@@ -179,8 +180,14 @@ async function mountKeyPart(ctx: StepContext, deps: RunStepDeps, m: GraphMount):
   }
 }
 
-function cacheId(m: GraphMount): string {
+/** A cache mount's id: `id=` or, by default, the cleaned target (BuildKit). */
+export function cacheId(m: Pick<GraphMount, 'id' | 'target'>): string {
   return m.id || path.posix.normalize(m.target);
+}
+
+/** Where a cache mount's contents live on the host, under the cache dir's `mounts/`. */
+export function cacheMountHostDir(cacheMountsDir: string, id: string): string {
+  return path.join(cacheMountsDir, createHash('sha256').update(id).digest('hex'));
 }
 
 async function resolveMount(
@@ -199,7 +206,7 @@ async function resolveMount(
     case 'cache': {
       const id = cacheId(m);
       const sharing = m.sharing || 'shared';
-      let hostDir = path.join(deps.cacheMountsDir, createHash('sha256').update(id).digest('hex'));
+      let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
       if (sharing === 'locked') unlock.push(await lock(hostDir));
       if (sharing === 'private' && locks.has(hostDir)) {
         hostDir = await mkdtemp(path.join(deps.cacheMountsDir, 'private-'));

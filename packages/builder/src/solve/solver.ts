@@ -57,6 +57,8 @@ export interface StageState {
   key: CacheKey;
   /** CMD was set in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;
+  /** History entries that came with the base image (SOURCE_DATE_EPOCH leaves their times alone). */
+  baseHistoryLength: number;
 }
 
 /** A step that makes a layer, as the step modules implement it. */
@@ -115,6 +117,8 @@ export class Solver {
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly refs = new Map<Step, StepRef>();
   readonly counts = { run: 0, cached: 0 };
+  /** Every layer step's key, for exporting the cache (`--cache-to`, mode=min keeps the target's). */
+  readonly entries: Array<{ key: CacheKey; stepId: string; stage: number }> = [];
 
   constructor(options: SolverOptions) {
     this.options = options;
@@ -169,11 +173,11 @@ export class Solver {
       case 'scratch': {
         const config = emptyImageConfig(stage.platform);
         config.history = [];
-        return { config, layers: [], key: computeCacheKey([{ type: 'op', value: 'scratch' }, { type: 'platform', value: platform }]).key, cmdSet: false };
+        return { config, layers: [], key: computeCacheKey([{ type: 'op', value: 'scratch' }, { type: 'platform', value: platform }]).key, cmdSet: false, baseHistoryLength: 0 };
       }
       case 'stage': {
         const base = await this.stage(stage.base.index);
-        return { config: stageStartConfig(base.config), layers: [...base.layers], key: base.key, cmdSet: false };
+        return { config: stageStartConfig(base.config), layers: [...base.layers], key: base.key, cmdSet: false, baseHistoryLength: base.baseHistoryLength };
       }
       case 'image': {
         const img = await this.options.images.resolve(stage.base.ref, stage.base.normalizedRef, stage.platform);
@@ -184,6 +188,7 @@ export class Solver {
           layers: img.layers,
           key: computeCacheKey([{ type: 'base', value: img.manifestDigest }, { type: 'platform', value: platform }]).key,
           cmdSet: false,
+          baseHistoryLength: config.history?.length ?? 0,
         };
       }
     }
@@ -292,8 +297,12 @@ export class Solver {
     const stepId = stepIdentity(this.options.projectId, stage, step);
     const hit = this.options.noCache ? undefined : await this.options.index.get(key, { stepId });
     let layer: LayerDescriptor;
+    // When the layer was first made: history times come from it, so a cached rebuild (here or on
+    // another machine through an imported cache) reproduces the same config and image digest.
+    let createdAt: string;
     if (hit?.layers?.[0]) {
       layer = hit.layers[0];
+      createdAt = typeof hit.metadata?.createdAt === 'string' ? hit.metadata.createdAt : hit.createdAt;
       this.counts.cached++;
       emit({ v: 1, type: 'step-cached', time: this.now(), step: ref, key });
     } else {
@@ -303,14 +312,16 @@ export class Solver {
       } catch (e) {
         throw this.stepError(ctx, e);
       }
-      await this.options.index.put(key, { layers: [layer] }, preimage, { stepId });
+      createdAt = new Date(this.now()).toISOString();
+      await this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
       this.counts.run++;
       emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
     }
     state.layers.push(layer);
     state.config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
     state.key = op.independent ? computeCacheKey([{ type: 'parent', value: state.key }, { type: 'input', name: 'link', value: key }]).key : key;
-    addHistory(state.config, op.createdBy, { layer: true, buildkitSuffix: op.buildkitSuffix });
+    this.entries.push({ key, stepId, stage: stage.index });
+    addHistory(state.config, op.createdBy, { layer: true, buildkitSuffix: op.buildkitSuffix, created: createdAt });
   }
 
   private async explain(stepId: string, preimage: KeyPreimage): Promise<string[]> {
