@@ -178,23 +178,25 @@ class Planner {
       case 'scratch': {
         const config = emptyImageConfig(stage.platform);
         config.history = [];
-        return { label, keyUnknown: false, layersPending: false, state: { config, layers: [], key: computeCacheKey([{ type: 'op', value: 'scratch' }, { type: 'platform', value: platform }]).key, cmdSet: false } };
+        return { label, keyUnknown: false, layersPending: false, state: { config, layers: [], key: computeCacheKey([{ type: 'op', value: 'scratch' }, { type: 'platform', value: platform }]).key, cmdSet: false, baseHistoryLength: 0 } };
       }
       case 'stage': {
         const b = await this.stage(stage.base.index);
-        return { label, keyUnknown: b.keyUnknown, layersPending: b.layersPending, state: { config: stageStartConfig(b.state.config), layers: [...b.state.layers], key: b.state.key, cmdSet: false } };
+        return { label, keyUnknown: b.keyUnknown, layersPending: b.layersPending, state: { config: stageStartConfig(b.state.config), layers: [...b.state.layers], key: b.state.key, cmdSet: false, baseHistoryLength: b.state.baseHistoryLength } };
       }
       case 'image': {
         const img = await this.images.resolve(stage.base.ref, stage.base.normalizedRef, stage.platform);
+        const config = stageStartConfig(img.config);
         return {
           label,
           keyUnknown: false,
           layersPending: false,
           state: {
-            config: stageStartConfig(img.config),
+            config,
             layers: img.layers,
             key: computeCacheKey([{ type: 'base', value: img.manifestDigest }, { type: 'platform', value: platform }]).key,
             cmdSet: false,
+            baseHistoryLength: config.history?.length ?? 0,
           },
         };
       }
