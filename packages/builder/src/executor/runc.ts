@@ -15,7 +15,7 @@ import { ExecAbortedError, RuntimeFailedError, RuntimeNotFoundError, RuntimeUnsu
 import { hostsFileContent, nameservers, resolvConfContent } from './etc-files.js';
 import { cleanupPreparedMounts, prepareMounts } from './mounts.js';
 import { resolveInRoot } from './root-path.js';
-import { buildRuntimeSpec, toRootlessSpec } from './spec.js';
+import { buildRuntimeSpec, capabilitiesFromMask, toRootlessSpec } from './spec.js';
 import { recordMountStubs } from './stubs.js';
 import type { ExecResult, ExecStep, Executor, RuntimeRlimit } from './types.js';
 import { resolveUser } from './user.js';
@@ -154,6 +154,7 @@ export class RuncExecutor implements Executor {
         resolvConfPath: resolvPath,
         mounts: prepared.mounts,
         ...(this.opts.rlimits ? { rlimits: this.opts.rlimits } : {}),
+        ...(step.security === 'insecure' ? { security: 'insecure' as const, currentCapabilities: await currentCapabilities() } : {}),
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
@@ -294,4 +295,10 @@ export class RuncExecutor implements Executor {
       c.on('close', (code) => resolve(code ?? -1));
     });
   }
+}
+
+/** The engine's effective capabilities (containerd's `cap.Current()`): what insecure mode can grant. */
+async function currentCapabilities(): Promise<string[]> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  return capabilitiesFromMask(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0');
 }

@@ -82,6 +82,62 @@ export interface RuntimeSpecOptions {
   mounts?: RuntimeMount[];
   /** `--ulimit` values; absent means inherit the engine's limits. */
   rlimits?: RuntimeRlimit[];
+  /** `RUN --security=insecure` (needs the security.insecure entitlement); default sandbox. */
+  security?: SecurityMode;
+  /** For insecure mode: the engine's own effective capabilities (see {@link currentCapabilities}). */
+  currentCapabilities?: readonly string[];
+}
+
+/** Capability names by bit number (linux/capability.h), for reading /proc/self/status masks. */
+export const CAPABILITY_NAMES: readonly string[] = Object.freeze([
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+]);
+
+/**
+ * The capability names set in a `/proc/<pid>/status` hex mask (`CapEff:`), as containerd's
+ * `cap.Current()` reads them. Bits this table does not name are left out.
+ */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim() || '0'}`);
+  return CAPABILITY_NAMES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** What `RUN --security=` asks for. */
+export type SecurityMode = 'sandbox' | 'insecure';
+
+/** Device nodes BuildKit adds in insecure mode outside a user namespace (util/entitlements/security). */
+const INSECURE_DEVICES: ReadonlyArray<{ path: string; type: 'c' | 'b'; major: number; minor: number }> = Object.freeze([
+  { path: '/dev/kmsg', type: 'c', major: 1, minor: 11 },
+  { path: '/dev/cuse', type: 'c', major: 10, minor: 203 },
+  { path: '/dev/fuse', type: 'c', major: 10, minor: 229 },
+  { path: '/dev/kvm', type: 'c', major: 10, minor: 232 },
+  { path: '/dev/net/tun', type: 'c', major: 10, minor: 200 },
+  { path: '/dev/loop-control', type: 'c', major: 10, minor: 237 },
+  // BuildKit asks the kernel for the first free loop device and adds it plus 7; from its
+  // fallback (first free = 0) that is loop0..loop7.
+  ...Array.from({ length: 8 }, (_, i) => ({ path: `/dev/loop${i}`, type: 'b' as const, major: 7, minor: i })),
+]);
+
+/**
+ * BuildKit's insecure mode (`security.WithInsecureSpec` plus writable sysfs and cgroupfs): every
+ * capability the engine has, no masked or read-only /proc paths, all devices allowed in the
+ * device cgroup, the extra device nodes, and /sys and /sys/fs/cgroup mounted read-write.
+ */
+function applyInsecure(spec: RuntimeSpec, current: readonly string[]): void {
+  const caps = [...new Set([...spec.process.capabilities.bounding, ...current])];
+  spec.process.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [...caps], ambient: [...caps] };
+  spec.linux.maskedPaths = [];
+  spec.linux.readonlyPaths = [];
+  spec.linux.resources = { ...spec.linux.resources, devices: [{ allow: true, type: 'c', access: 'rwm' }, { allow: true, type: 'b', access: 'rwm' }] };
+  spec.linux.devices = [...(spec.linux.devices ?? []), ...INSECURE_DEVICES.map((d) => ({ ...d }))];
+  for (const m of spec.mounts) {
+    if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = (m.options ?? []).map((o) => (o === 'ro' ? 'rw' : o));
+  }
 }
 
 /** Adds PATH when the environment lacks it, keeping order otherwise. */
@@ -148,6 +204,7 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): RuntimeSpec {
     },
   };
   if (options.rlimits && options.rlimits.length > 0) spec.process.rlimits = options.rlimits.map((r) => ({ ...r }));
+  if (options.security === 'insecure') applyInsecure(spec, options.currentCapabilities ?? []);
   return spec;
 }
 
@@ -180,7 +237,8 @@ export function toRootlessSpec(spec: RuntimeSpec, options: RootlessSpecOptions =
   const mounts: RuntimeMount[] = [];
   for (const m of out.mounts) {
     if (m.destination === '/sys' && m.type === 'sysfs' && !hasNetNs) {
-      mounts.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+      const rw = (m.options ?? []).includes('rw') ? 'rw' : 'ro';
+      mounts.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', rw] });
       continue;
     }
     if (m.destination === '/sys/fs/cgroup' && m.type === 'cgroup') {

@@ -71,6 +71,8 @@ export interface ExecStep {
   /** `USER` value: `name`, `uid`, `name:group`, `uid:gid`; empty means root. */
   user: string;
   network?: NetworkMode;
+  /** `RUN --security=insecure`: every capability, no masked paths, writable /sys (BuildKit's insecure mode). */
+  security?: 'sandbox' | 'insecure';
   mounts?: ExecMount[];
   /** Extra `/etc/hosts` lines (`--add-host`). */
   extraHosts?: Array<{ host: string; ip: string }>;
