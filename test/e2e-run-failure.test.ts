@@ -1,0 +1,154 @@
+/**
+ * RUN failing, networking, entitlements and abort, through `build()` and the CLI's `main()`:
+ * the error names the step, the Dockerfile line, the exit code and the last output lines; the CLI
+ * exits 1 with a code frame; `--network=none` sees only `lo`, the default is the host's network;
+ * `--security=insecure` needs `--allow security.insecure`; an abort during a long RUN rejects
+ * quickly and leaves no container and no mount behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type CliIO } from '../packages/builder/src/cli/main.js';
+import { busyboxLayout, e2eBuild, mountsUnder, runcContainers, runImage, unpack } from './helpers/e2e-run.js';
+import { cleanupTempDirs, makeTempDir, writeTree } from './helpers/tmp.js';
+
+afterAll(cleanupTempDirs);
+
+const FAILING = `FROM busybox
+ENV A=1
+WORKDIR /w
+# the next line fails
+RUN echo line-one && echo line-two >&2 && exit 3
+`;
+
+function captureIO(cwd: string): CliIO & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    stdout: (t: string) => void (io.out += t),
+    stderr: (t: string) => void (io.err += t),
+    env: { ...process.env },
+    cwd,
+    readFile: (p: string) => readFile(p, 'utf8'),
+  };
+  return io;
+}
+
+describe('a failing RUN', () => {
+  it('rejects with the step, Dockerfile:5, the exit code and the last output lines', async () => {
+    const err = (await e2eBuild({ dockerfile: FAILING, snapshotter: 'overlay', cacheDir: await makeTempDir('e2e-cache-') }).catch((e: unknown) => e)) as Error & {
+      code?: string;
+      location?: { line: number };
+      data?: { exitCode?: number };
+    };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe('E_RUN_FAILED');
+    expect(err.location?.line).toBe(5);
+    expect(err.data?.exitCode).toBe(3);
+    expect(err.message).toMatch(/^Dockerfile:5: /);
+    expect(err.message).toContain('process "/bin/sh -c echo line-one && echo line-two >&2 && exit 3" did not complete successfully: exit code: 3');
+    expect(err.message).toContain('line-one');
+    expect(err.message).toContain('line-two');
+  });
+
+  it('makes the CLI exit 1 and print the error with a code frame', async () => {
+    const ctx = await makeTempDir('e2e-ctx-');
+    await writeTree(ctx, { Dockerfile: FAILING });
+    const io = captureIO(ctx);
+    const code = await main(
+      ['build', '--progress', 'plain', '--cache-dir', await makeTempDir('e2e-cache-'), '--build-context', `busybox=oci-layout://${await busyboxLayout()}:latest`, '.'],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.out).toBe('');
+    expect(io.err).toContain('error: Dockerfile:5: process "/bin/sh -c echo line-one && echo line-two >&2 && exit 3" did not complete successfully: exit code: 3');
+    // The step is named in the progress output, with its output lines.
+    expect(io.err).toContain('RUN echo line-one && echo line-two >&2 && exit 3');
+    expect(io.err).toContain('line-two');
+    // The project's code frame (@build-image/errors formatCodeFrame): context lines, the failing line marked.
+    expect(io.err).toMatch(/^> 5 \| RUN echo line-one && echo line-two >&2 && exit 3$/m);
+    expect(io.err).toMatch(/^ +4 \| # the next line fails$/m);
+  });
+});
+
+describe('RUN networking and entitlements', () => {
+  it('sees only lo with --network=none and the host interfaces by default', async () => {
+    const b = await e2eBuild({
+      dockerfile: `FROM busybox
+RUN --network=none sh -c 'ip -o link | cut -d: -f2 | tr -d " " | sort | tr "\\n" " " > /none'
+RUN sh -c 'ip -o link | cut -d: -f2 | tr -d " " | cut -d@ -f1 | sort | tr "\\n" " " > /host'
+CMD ["cat", "/none", "/host"]
+`,
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+    });
+    const rootfs = path.join(await unpack(b.layout), 'rootfs');
+    expect(await readFile(path.join(rootfs, 'none'), 'utf8')).toBe('lo ');
+    const hostLinks = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (l.split(':')[1] ?? '').trim().split('@')[0])
+      .sort();
+    expect(hostLinks.length).toBeGreaterThan(1);
+    expect(await readFile(path.join(rootfs, 'host'), 'utf8')).toBe(hostLinks.join(' ') + ' ');
+    expect(await runImage(b.layout)).toBe('lo ' + hostLinks.join(' ') + ' ');
+  });
+
+  it('refuses RUN --security=insecure without --allow security.insecure', async () => {
+    const err = await e2eBuild({
+      dockerfile: 'FROM busybox\nRUN --security=insecure true\n',
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_ENTITLEMENT', location: { line: 2 } });
+    expect((err as Error).message).toContain('--allow security.insecure');
+  });
+
+  it('runs RUN --security=insecure with every capability when allowed', async () => {
+    const b = await e2eBuild({
+      dockerfile: `FROM busybox
+RUN --security=insecure sh -c 'grep CapEff /proc/self/status | cut -f2 > /insecure-caps'
+RUN sh -c 'grep CapEff /proc/self/status | cut -f2 > /sandbox-caps'
+`,
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+      allow: ['security.insecure'],
+    });
+    const rootfs = path.join(await unpack(b.layout), 'rootfs');
+    const hostCaps = (await readFile('/proc/self/status', 'utf8')).match(/^CapBnd:\s*(\w+)$/m)![1];
+    expect(await readFile(path.join(rootfs, 'insecure-caps'), 'utf8')).toBe(`${hostCaps}\n`);
+    // Docker's default 14 capabilities.
+    expect(await readFile(path.join(rootfs, 'sandbox-caps'), 'utf8')).toBe('00000000a80425fb\n');
+  });
+});
+
+describe('abort', () => {
+  it('rejects quickly during a long RUN and leaves no container and no mount', async () => {
+    const cacheDir = await makeTempDir('e2e-cache-');
+    const controller = new AbortController();
+    let started = 0;
+    const building = e2eBuild({
+      dockerfile: 'FROM busybox\nRUN echo started && sleep 30\n',
+      snapshotter: 'overlay',
+      cacheDir,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.type === 'step-output' && e.text.includes('started') && !started) {
+          started = Date.now();
+          controller.abort(new Error('test abort'));
+        }
+      },
+    });
+    const err = await building.catch((e: unknown) => e);
+    const took = Date.now() - started;
+    expect(started).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(Error);
+    expect(took).toBeLessThan(5000);
+    expect(await runcContainers(path.join(cacheDir, 'runtime', 'runc'))).toEqual([]);
+    expect(await mountsUnder(cacheDir)).toEqual([]);
+    // No process of the container survives.
+    const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');
+    expect(sleeping).toEqual([]);
+  });
+});
