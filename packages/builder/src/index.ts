@@ -52,3 +52,14 @@ export { readOciLayout, importOciLayoutBlobs, OciLayoutError } from './oci-layou
 export { createSnapshotter, type Snapshotter, type MutableSnapshot } from './snapshot/index.js';
 export { RuncExecutor, buildRuntimeSpec, toRootlessSpec, type Executor, type ExecStep, type ExecResult, type ExecMount } from './executor/index.js';
 export { loadContext, selectSources, hashSelection, StatCache, PatternMatcher, readIgnoreFile, DockerignoreError, ContextEscapeError, SourceNotFoundError } from './context/index.js';
+export {
+  parseCacheExportSpec,
+  parseCacheImportSpec,
+  exportCache,
+  importCache,
+  RemoteCacheError,
+  type CacheExportSpec,
+  type CacheImportSpec,
+  type ExportCacheResult,
+  type ImportCacheResult,
+} from './remote-cache/index.js';

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { build, type BuildOptions, type BuildResult } from '../../solve/build.js';
 import { parseBuildContextSpec, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../../options/specs.js';
+import { parseCacheExportSpec, parseCacheImportSpec } from '../../remote-cache/index.js';
 import { jsonRenderer, plainRenderer } from '../../progress/plain.js';
 import { ttyRenderer, type TtyRenderer } from '../../progress/tty.js';
 import type { ProgressListener } from '../../progress/events.js';
@@ -29,6 +30,8 @@ const FLAGS = [
   { name: 'iidfile', type: 'string' },
   { name: 'progress', type: 'string' },
   { name: 'secret', type: 'list' },
+  { name: 'cache-from', type: 'list' },
+  { name: 'cache-to', type: 'list' },
   { name: 'ssh', type: 'list' },
   { name: 'network', type: 'string' },
   { name: 'allow', type: 'list' },
@@ -70,7 +73,7 @@ export const buildCommand: CommandSpec = {
   usage:
     'build-image [build] [-f FILE] [-t REF]... [--build-arg K=V]... [--target T] [--platform P] [--output SPEC]... [--push] [--no-cache] ' +
     '[--build-context NAME=SRC]... [--registry-mirror HOST=URL]... [--insecure-registry HOST]... [--cache-dir DIR] [--label K=V]... ' +
-    '[--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]... [--network host|none] [--allow security.insecure] ' +
+    '[--secret id=ID,src=FILE|env=VAR]... [--cache-from SPEC]... [--cache-to SPEC]... [--ssh ID[=SOCKET]]... [--network host|none] [--allow security.insecure] ' +
     '[--metadata-file F] [--iidfile F] [--progress auto|tty|plain|json|quiet] [--snapshotter auto|overlay|copy] [--oci-runtime runc|crun] CONTEXT',
   async run(argv, io): Promise<ExitCode> {
     const args = parseFlags(argv, [...FLAGS]);
@@ -138,6 +141,8 @@ export const buildCommand: CommandSpec = {
         ...(cacheDir ? { cacheDir: path.resolve(io.cwd, cacheDir) } : {}),
         labels: keyValues(list('label'), '--label'),
         secrets,
+        cacheFrom: list('cache-from').map((v) => parseCacheImportSpec(v, io.env as NodeJS.ProcessEnv)),
+        cacheTo: list('cache-to').map((v) => parseCacheExportSpec(v, io.env as NodeJS.ProcessEnv)),
         ssh,
         ...(network && network !== 'default' ? { network } : {}),
         allow: list('allow'),
