@@ -14,7 +14,7 @@ import { RuncExecutor } from '../executor/index.js';
 import { createSnapshotter } from '../snapshot/index.js';
 import { StatCache } from '../context/index.js';
 import { putImage, type Image, type ImageConfig } from '../image/index.js';
-import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs } from '../exporter/index.js';
+import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs, exportRootfsTar } from '../exporter/index.js';
 import type { ProgressEvent, ProgressListener } from '../progress/events.js';
 import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
 import { exportCache, importCache, type CacheExportSpec, type CacheImportSpec, type RemoteCacheWarning } from '../remote-cache/index.js';
@@ -359,8 +359,12 @@ async function writeOutputs(image: Image, store: ContentStore, registry: Registr
         results.push({ type: 'local', destination: dest });
         break;
       }
-      case 'tar':
-        throw new BuildError('E_OUTPUT', '--output type=tar is not supported yet: use type=local,dest=DIR and tar it');
+      case 'tar': {
+        const dest = spec.dest === '-' ? process.stdout : path.resolve(spec.dest);
+        await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {});
+        results.push({ type: 'tar', destination: spec.dest });
+        break;
+      }
       case 'image':
       case 'registry': {
         const names = spec.names.length ? spec.names : tags;
