@@ -137,7 +137,8 @@ export function applyCmd(img: ImageConfig, args: string[]): void {
 export function applyEntrypoint(img: ImageConfig, args: string[], cmdSetInStage: boolean): void {
   const c = cfg(img);
   c.Entrypoint = args;
-  if (!cmdSetInStage) c.Cmd = null;
+  // nil in BuildKit, and `Cmd,omitempty` drops it from the JSON (not `"Cmd": null`).
+  if (!cmdSetInStage) delete c.Cmd;
   addHistory(img, `ENTRYPOINT ${goQuoteList(args)}`, { layer: false });
 }
 
@@ -150,7 +151,13 @@ export function applyHealthcheck(img: ImageConfig, health: HealthConfig): void {
     StartInterval: health.StartInterval ?? 0,
     Retries: health.Retries ?? 0,
   };
-  cfg(img).Healthcheck = h;
+  // The JSON has dockerspec's `omitempty` on every field: zero durations, retries and an empty
+  // test are left out (the history text below still spells them all, as %+v does).
+  const stored: HealthConfig = {};
+  for (const [k, v] of Object.entries(h) as Array<[keyof HealthConfig, HealthConfig[keyof HealthConfig]]>) {
+    if (Array.isArray(v) ? v.length > 0 : v !== 0) (stored as Record<string, unknown>)[k] = v;
+  }
+  cfg(img).Healthcheck = stored;
   // fmt %+v of dockerspec.HealthcheckConfig
   const text = `{Test:${goList(h.Test!)} Interval:${goDuration(h.Interval!)} Timeout:${goDuration(h.Timeout!)} StartPeriod:${goDuration(h.StartPeriod!)} StartInterval:${goDuration(h.StartInterval!)} Retries:${h.Retries}}`;
   addHistory(img, `HEALTHCHECK ${text}`, { layer: false });
