@@ -5,26 +5,10 @@
 import { lstat, readFile, readlink, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addedLayers, e2eBuild, runBundle, SNAPSHOTTERS, unpack, type E2EBuild, type LayerEntry } from './helpers/e2e-run.js';
+import { addedLayers, e2eBuild, FS_CHANGES_DOCKERFILE as DOCKERFILE, runBundle, SNAPSHOTTERS, unpack, type E2EBuild, type LayerEntry } from './helpers/e2e-run.js';
 import { cleanupTempDirs, makeTempDir } from './helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
-
-// The first RUN prepares a "base" with its own layer, the second changes it: what the second
-// layer holds is what a RUN's diff against earlier layers looks like.
-const DOCKERFILE = `FROM busybox
-RUN mkdir -p /data/repl /data/keepdir /data/gone && \\
-    echo original > /data/mod && echo bye > /data/del && echo x > /data/repl/old && \\
-    echo k > /data/keepdir/k && echo g > /data/gone/g && echo c > /data/chm && echo o > /data/own
-RUN echo more >> /data/mod && rm /data/del && rm -rf /data/gone && \\
-    rm -rf /data/repl && mkdir /data/repl && echo new > /data/repl/new && \\
-    ln -s ../mod /data/keepdir/link && echo h > /data/hard1 && ln /data/hard1 /data/hard2 && \\
-    chmod 0600 /data/chm && chown 1000:1000 /data/own && \\
-    echo a > /data/app && chown 1000:1000 /data/app && echo n > /data/nobody && chown 65534:65534 /data/nobody && \\
-    mkdir /data/appdir && chown 1000:1000 /data/appdir && chmod 0750 /data/appdir && \\
-    chmod 4755 /data/app && touch /data/empty
-CMD ["sh", "-c", "cat /data/mod /data/repl/new; ls /data | tr '\\\\n' ' '"]
-`;
 
 describe.each(SNAPSHOTTERS)('RUN file changes (%s snapshotter)', (snapshotter) => {
   let b: E2EBuild;

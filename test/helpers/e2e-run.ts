@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -24,6 +24,27 @@ export const REPO = path.resolve(import.meta.dirname, '../..');
 export type SnapshotterMode = 'overlay' | 'copy';
 /** Both snapshotters, for `describe.each`. */
 export const SNAPSHOTTERS: SnapshotterMode[] = ['overlay', 'copy'];
+
+/**
+ * RUN changes to earlier layers' files. The first RUN prepares a "base" with its own layer, the
+ * second changes it: what the second layer holds is a RUN's diff against earlier layers.
+ */
+export const FS_CHANGES_DOCKERFILE = `FROM busybox
+RUN mkdir -p /data/repl /data/keepdir /data/gone && \\
+    echo original > /data/mod && echo bye > /data/del && echo x > /data/repl/old && \\
+    echo k > /data/keepdir/k && echo g > /data/gone/g && echo c > /data/chm && echo o > /data/own
+RUN echo more >> /data/mod && rm /data/del && rm -rf /data/gone && \\
+    rm -rf /data/repl && mkdir /data/repl && echo new > /data/repl/new && \\
+    ln -s ../mod /data/keepdir/link && echo h > /data/hard1 && ln /data/hard1 /data/hard2 && \\
+    chmod 0600 /data/chm && chown 1000:1000 /data/own && \\
+    echo a > /data/app && chown 1000:1000 /data/app && echo n > /data/nobody && chown 65534:65534 /data/nobody && \\
+    mkdir /data/appdir && chown 1000:1000 /data/appdir && chmod 0750 /data/appdir && \\
+    chmod 4755 /data/app && touch /data/empty
+CMD ["sh", "-c", "cat /data/mod /data/repl/new; ls /data | tr '\\\\n' ' '"]
+`;
+
+/** What the image of {@link FS_CHANGES_DOCKERFILE} prints when run. */
+export const FS_CHANGES_OUTPUT = 'original\nmore\nnew\napp appdir chm empty hard1 hard2 keepdir mod nobody own repl ';
 
 /** The shared busybox base as an OCI layout (read-only; tag `latest`). */
 export async function busyboxLayout(): Promise<string> {
@@ -211,6 +232,11 @@ export function cliBundle(): Promise<string> {
     await chmod(dir, 0o755);
     const out = path.join(dir, 'build-image.mjs');
     const esbuild = path.join(REPO, 'node_modules/.bin/esbuild');
+    // Third-party packages stay external (one has a native addon) and resolve through a
+    // node_modules link next to the bundle; the workspace packages are bundled from source.
+    const pkg = JSON.parse(await readFile(path.join(REPO, 'packages/builder/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith('@build-image/'));
+    await symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     await execFileP(esbuild, [
       path.join(REPO, 'packages/builder/src/cli/main.ts'),
       '--bundle',
@@ -220,8 +246,7 @@ export function cliBundle(): Promise<string> {
       '--conditions=source',
       `--outfile=${out}`,
       '--log-level=error',
-      // CommonJS dependencies (tar-stream) call require(); give the ESM bundle one.
-      "--banner:js=import { createRequire as __bi_cr } from 'node:module'; const require = __bi_cr(import.meta.url);",
+      ...external.map((d) => `--external:${d}`),
     ], { cwd: REPO });
     await chmod(out, 0o644);
     return out;
