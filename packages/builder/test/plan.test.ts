@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheIndex, ContentStore } from '@build-image/cache';
 import { build, type BuildOptions } from '../src/solve/build.js';
 import { planBuild, type BuildPlan } from '../src/plan/index.js';
+import { parseCacheExportSpec, parseCacheImportSpec } from '../src/remote-cache/index.js';
 import { main, type CliIO } from '../src/cli/main.js';
 import type { ProgressEvent } from '../src/progress/events.js';
 import { makeBusyboxImage } from '../../../test/helpers/busybox-image.js';
@@ -129,6 +130,19 @@ describe('plan', () => {
     const plan = await planBuild({ ...options, noCache: true });
     expect(plan.steps.every((s) => s.prediction === 'miss' || s.prediction === 'unknown')).toBe(true);
     expect(byName(plan, 'WORKDIR /src').reasons).toEqual(['--no-cache']);
+  });
+
+  it('--cache-from: a cold cache dir plans hits from an imported cache', async () => {
+    const exported = path.join(dir, 'exported-cache');
+    await build({ ...options, cacheTo: [parseCacheExportSpec(`type=local,dest=${exported},mode=max`)] });
+    const cold = { ...options, cacheDir: path.join(dir, 'cold-cache') };
+    expect((await planBuild(cold)).summary.hit).toBe(0);
+    const plan = await planBuild({ ...cold, cacheFrom: [parseCacheImportSpec(`type=local,src=${exported}`)] });
+    expect(plan.summary).toEqual({ hit: 5, miss: 0, unknown: 0 });
+    expect(plan.warnings).toEqual([]);
+    const missing = await planBuild({ ...cold, cacheFrom: [parseCacheImportSpec(`type=local,src=${dir}/nowhere`)] });
+    expect(missing.warnings).toHaveLength(1);
+    expect(missing.warnings[0]).toContain('nowhere');
   });
 
   it('CLI: text and --json', async () => {

@@ -10,7 +10,8 @@
  * after them in their stage, are `unknown`.
  *
  * Base images are resolved (and, like a build, pulled into the store) because their manifest
- * digest starts every key built on them.
+ * digest starts every key built on them; `--cache-from` caches are imported first, as the build
+ * does, so their entries count as hits.
  *
  * Kept in step with solve/solver.ts: `KEY_CONFIG`, the key framing in `cachedOrRun`, `baseState`
  * and the metadata instructions of `runStep`. See the integrator note in the module README.
@@ -62,6 +63,7 @@ import { ImageSources } from '../solve/image-source.js';
 import { runStep } from '../solve/run-step.js';
 import { Solver, stepIdentity, type LayerOpFactory, type StageState } from '../solve/solver.js';
 import { SourceRoots } from '../solve/source-roots.js';
+import { importCache } from '../remote-cache/index.js';
 import { workdirStep } from '../solve/workdir-step.js';
 
 /** Must equal solver.ts's KEY_CONFIG: it is part of every layer key. */
@@ -91,6 +93,8 @@ export interface BuildPlan {
   /** Every layer step of the stages the target needs, in build order. */
   steps: PlannedStep[];
   summary: { hit: number; miss: number; unknown: number };
+  /** Problems that did not stop the plan (a `--cache-from` that could not be read). */
+  warnings: string[];
 }
 
 /** A stage's result cannot be known without running it. */
@@ -388,6 +392,18 @@ export async function planBuild(options: BuildOptions): Promise<BuildPlan> {
   );
   const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
 
+  // --cache-from: the build imports these before solving, so the plan must see them too. This
+  // adds their entries to the local cache (what the build would do first); cache-mount contents
+  // are not restored, a plan never needs them.
+  const warnings: string[] = [];
+  for (const source of options.cacheFrom ?? []) {
+    const imported = await importCache(
+      { source, index, store },
+      { registry: { auth: new DockerConfigCredentialStore(), ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}) }, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    for (const w of imported.warnings) warnings.push(`cache import ${imported.cache}: ${w.message}`);
+  }
+
   const snapshotter = await createSnapshotter({ root: path.join(cacheDir, 'snapshots'), mode: options.snapshotter ?? 'auto' });
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => undefined);
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === 'local').map((c) => [c.name, path.resolve((c as { dir: string }).dir)] as const));
@@ -429,6 +445,7 @@ export async function planBuild(options: BuildOptions): Promise<BuildPlan> {
       miss: steps.filter((s) => s.prediction === 'miss').length,
       unknown: steps.filter((s) => s.prediction === 'unknown').length,
     },
+    warnings,
   };
 }
 
@@ -444,6 +461,7 @@ export function formatPlan(plan: BuildPlan): string {
     for (const r of s.reasons) out.push(`    ${s.prediction === 'unknown' ? '?' : '-'} ${r}`);
   });
   const { hit, miss, unknown } = plan.summary;
+  for (const w of plan.warnings) out.push(`warning: ${w}`);
   out.push(`${plan.steps.length} layer step${plan.steps.length === 1 ? '' : 's'}: ${hit} cached, ${miss} to run${unknown ? `, ${unknown} unknown until run` : ''}`);
   return `${out.join('\n')}\n`;
 }

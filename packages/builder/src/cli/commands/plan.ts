@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { BuildOptions } from '../../solve/build.js';
 import { parseBuildContextSpec, parseSecretSpec, parseSshSpec } from '../../options/specs.js';
 import { formatPlan, planBuild } from '../../plan/index.js';
+import { parseCacheExportSpec, parseCacheImportSpec } from '../../remote-cache/index.js';
 import { ensureUserNamespace } from '../../rootless/index.js';
 import { buildArgsFrom, parseFlags } from '../flags.js';
 import { UsageError, type CommandSpec, type ExitCode } from '../io.js';
@@ -27,6 +28,8 @@ const FLAGS = [
   { name: 'allow', type: 'list' },
   { name: 'snapshotter', type: 'string' },
   { name: 'json', type: 'boolean' },
+  { name: 'cache-from', type: 'list' },
+  { name: 'cache-to', type: 'list' },
   // build flags that only concern outputs and display: accepted, no effect on the plan.
   { name: 'tag', short: 't', type: 'list' },
   { name: 'output', short: 'o', type: 'list' },
@@ -68,6 +71,8 @@ export const planCommand: CommandSpec = {
     if (network !== undefined && !['host', 'none', 'default'].includes(network)) throw new UsageError(`invalid --network "${network}": expected one of host, none, default`);
     const snapshotter = get('snapshotter');
     if (snapshotter !== undefined && !['auto', 'overlay', 'copy'].includes(snapshotter)) throw new UsageError(`invalid --snapshotter "${snapshotter}": expected one of auto, overlay, copy`);
+    // --cache-to is validated (a typo should fail here as it would in the build) and has no other effect.
+    list('cache-to').forEach((v) => parseCacheExportSpec(v, io.env as NodeJS.ProcessEnv));
     const file = get('file');
     const target = get('target');
     const platform = get('platform');
@@ -83,6 +88,7 @@ export const planCommand: CommandSpec = {
       registryMirrors: mirrors,
       insecureRegistries: list('insecure-registry'),
       ...(cacheDir ? { cacheDir: path.resolve(io.cwd, cacheDir) } : {}),
+      cacheFrom: list('cache-from').map((v) => parseCacheImportSpec(v, io.env as NodeJS.ProcessEnv)),
       secrets,
       ssh,
       ...(network === 'host' || network === 'none' ? { network } : {}),
