@@ -78,7 +78,11 @@ export class OverlaySnapshotter implements Snapshotter {
     await mkdir(work, { recursive: true });
     await mkdir(merged, { recursive: true });
     // Overlay needs at least one lower dir; FROM scratch gets an empty one.
-    let lowerDirs = dirs.length > 0 ? [...dirs].reverse() : [await this.emptyDir()];
+    // The same layer twice (two `RUN true` give identical empty layers) would make the kernel
+    // refuse the mount with ELOOP (overlapping lowers). Only the topmost copy matters: every
+    // path a layer mentions is decided by its last application, so drop the lower copies.
+    const topFirst = [...new Set([...dirs].reverse())];
+    let lowerDirs = topFirst.length > 0 ? topFirst : [await this.emptyDir()];
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
     const { options, cwd } = this.optionString(lowerDirs, upper, work);
     await mountOverlay(merged, options, cwd);
