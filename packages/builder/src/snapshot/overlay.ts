@@ -10,12 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runningInUserNamespace } from '../rootless/idmap.js';
 import { mountOverlay, unmount } from './mount.js';
 import { digestHex, ensureFilledDir } from './store-dir.js';
+import { readXattrs } from './xattr.js';
 import type { LowerLayer, MutableSnapshot, SnapshotDiff, Snapshotter, UpperFormat } from './types.js';
 import { createHash } from 'node:crypto';
 
@@ -86,7 +88,7 @@ export class OverlaySnapshotter implements Snapshotter {
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
     const { options, cwd } = this.optionString(lowerDirs, upper, work);
     await mountOverlay(merged, options, cwd);
-    return new OverlaySnapshot(this, base, merged, upper);
+    return new OverlaySnapshot(this, base, merged, upper, lowerDirs);
   }
 
   private async emptyDir(): Promise<string> {
@@ -145,6 +147,7 @@ class OverlaySnapshot implements MutableSnapshot {
     private readonly base: string,
     readonly mergedDir: string,
     private readonly upperDir: string,
+    private readonly lowerTopFirst: readonly string[],
   ) {}
 
   async diff(): Promise<SnapshotDiff> {
@@ -152,6 +155,7 @@ class OverlaySnapshot implements MutableSnapshot {
     if (this.state === 'mounted') {
       await unmount(this.mergedDir);
       this.state = 'unmounted';
+      await pruneUnchangedDirs(this.upperDir, this.lowerTopFirst, this.owner.format === 'rootless' ? 'user.overlay.' : 'trusted.overlay.');
     }
     return { upperDir: this.upperDir, format: this.owner.format };
   }
@@ -177,4 +181,69 @@ class OverlaySnapshot implements MutableSnapshot {
     this.state = 'released';
     await rm(this.base, { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes directories that overlay copied up but the RUN did not change: empty in the upper,
+ * not opaque, and present in the lowers as a directory with the same mode and owner. The
+ * typical one is `/etc`, copied up when runc created the `/etc/hosts` mount point (removed
+ * again afterwards). BuildKit's overlay differ skips such entries (`sameDirent`, which ignores
+ * a directory's mtime), so `RUN true` gives an empty layer there too.
+ */
+export async function pruneUnchangedDirs(upper: string, lowerTopFirst: readonly string[], xattrPrefix: string): Promise<void> {
+  const candidates: string[] = [];
+  const visit = async (rel: string): Promise<boolean> => {
+    const entries = await readdir(path.join(upper, rel), { withFileTypes: true });
+    let left = entries.length;
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (await visit(child)) {
+        candidates.push(child);
+        left--;
+      }
+    }
+    // Only a directory whose every child would also be pruned can go; decided below per dir.
+    return rel !== '' && left === 0;
+  };
+  await visit('');
+  if (candidates.length === 0) return;
+  // Deepest first (visit pushes children before parents).
+  const xattrs = await readXattrs(candidates.map((c) => path.join(upper, c)));
+  const removed = new Set<string>();
+  for (const rel of candidates) {
+    const abs = path.join(upper, rel);
+    const own = xattrs.get(abs) ?? {};
+    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const remaining = (await readdir(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
+    if (remaining.length > 0) continue;
+    const st = await lstat(abs);
+    const low = await lowerDirStat(lowerTopFirst, rel, xattrPrefix);
+    if (!low || !low.isDirectory() || low.mode !== st.mode || low.uid !== st.uid || low.gid !== st.gid) continue;
+    await rmdir(abs);
+    removed.add(rel);
+  }
+}
+
+/** The entry at `rel` in the merged view of the lowers, or undefined when it does not exist there. */
+async function lowerDirStat(lowerTopFirst: readonly string[], rel: string, xattrPrefix: string): Promise<Stats | undefined> {
+  const parts = rel.split('/');
+  for (const lower of lowerTopFirst) {
+    let hidden = false;
+    for (let i = 1; i <= parts.length; i++) {
+      const p = path.join(lower, ...parts.slice(0, i));
+      let st: Stats;
+      try {
+        st = await lstat(p);
+      } catch {
+        break; // not in this layer; look further down unless an ancestor here is opaque
+      }
+      if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? undefined : st;
+      if (!st.isDirectory()) return undefined; // a file or whiteout hides everything below
+      const x = (await readXattrs([p])).get(p) ?? {};
+      if (x[`${xattrPrefix}opaque`]?.toString() === 'y') hidden = true;
+    }
+    if (hidden) return undefined;
+  }
+  return undefined;
 }
