@@ -99,3 +99,17 @@ describe.each(SNAPSHOTTERS)('RUN file changes (%s snapshotter)', (snapshotter) =
     expect(r.stdout).toBe('original\nmore\nnew\napp appdir chm empty hard1 hard2 keepdir mod nobody own repl ');
   });
 });
+
+describe.each(SNAPSHOTTERS)('identical layers in one chain (%s snapshotter)', (snapshotter) => {
+  it('builds on top of several identical empty RUN layers and keeps one layer per RUN', async () => {
+    const b = await e2eBuild({
+      dockerfile: 'FROM busybox\nRUN true\nRUN true\nRUN true\nRUN echo ok > /ok\nCMD ["cat", "/ok"]\n',
+      snapshotter,
+      cacheDir: await makeTempDir('e2e-cache-'),
+    });
+    const layers = await addedLayers(b.layout);
+    expect(layers.map((l) => l.length)).toEqual([0, 0, 0, 1]);
+    expect(layers[3]![0]).toMatchObject({ name: 'ok', type: 'file' });
+    expect(await runBundle(await unpack(b.layout)).then((r) => r.stdout)).toBe('ok\n');
+  });
+});
