@@ -156,7 +156,11 @@ export const buildCommand: CommandSpec = {
       if (metadataFile) await writeFile(path.resolve(io.cwd, metadataFile), JSON.stringify(metadataOf(result, tags), null, 2) + '\n');
       const iidfile = get('iidfile');
       if (iidfile) await writeFile(path.resolve(io.cwd, iidfile), result.configDigest);
-      if (!outputs.length && !args.booleans.has('push') && render) io.stderr('WARNING: No output specified: the image is only in the build cache. Use --output or --push.\n');
+      if (!outputs.length && !args.booleans.has('push') && render) {
+        const message = 'No output specified: the image is only in the build cache. Use --output or --push.';
+        // --progress=json is a stream of events: the warning is one too, not a bare line.
+        io.stderr(progressMode === 'json' ? `${JSON.stringify({ v: 1, type: 'log', time: Date.now(), level: 'warn', message })}\n` : `WARNING: ${message}\n`);
+      }
       io.stdout(`${result.digest}\n`);
       return 0;
     } finally {
