@@ -10234,7 +10234,7 @@ async function currentCapabilities() {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto9 = require("node:crypto");
-var import_node_child_process4 = require("node:child_process");
+var import_node_child_process5 = require("node:child_process");
 var import_promises12 = require("node:fs/promises");
 var import_node_path11 = __toESM(require("node:path"), 1);
 var import_node_util2 = require("node:util");
@@ -10320,9 +10320,58 @@ function digestHex2(digest) {
   return i === -1 ? digest : digest.slice(i + 1);
 }
 
+// packages/builder/src/snapshot/xattr.ts
+var import_node_child_process4 = require("node:child_process");
+var SYSCALLS = {
+  x64: { lsetxattr: 189, lgetxattr: 192, llistxattr: 195 },
+  arm64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
+  riscv64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
+  ia32: { lsetxattr: 227, lgetxattr: 230, llistxattr: 233 }
+};
+function numbers() {
+  const n = SYSCALLS[process.arch];
+  if (!n) throw new Error(`xattr access is not implemented for ${process.arch}`);
+  return n;
+}
+function perl(script, input) {
+  return new Promise((resolve10, reject) => {
+    const child = (0, import_node_child_process4.execFile)("perl", ["-e", script], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`perl xattr helper failed: ${stderr || err.message}`));
+      else resolve10(stdout);
+    });
+    child.stdin?.end(input);
+  });
+}
+async function readXattrs(paths) {
+  const n = numbers();
+  const script = `
+    $/ = "\\0";
+    while (my $p = <STDIN>) { chomp $p;
+      my $l = "\\0" x 65536; my $len = syscall(${n.llistxattr}, $p, $l, 65536);
+      print unpack("H*", $p), "\\n";
+      if ($len > 0) { for my $k (split(/\\0/, substr($l, 0, $len))) {
+        my $v = "\\0" x 65536; my $vl = syscall(${n.lgetxattr}, $p, $k, $v, 65536);
+        print "=", unpack("H*", $k), " ", ($vl >= 0 ? unpack("H*", substr($v, 0, $vl)) : ""), "\\n"; } }
+    }`;
+  const out = await perl(script, paths.map((p) => p + "\0").join(""));
+  const result = /* @__PURE__ */ new Map();
+  let cur;
+  for (const line of out.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("=")) {
+      const [k, v] = line.slice(1).split(" ");
+      if (cur && k) cur[Buffer.from(k, "hex").toString("utf8")] = Buffer.from(v ?? "", "hex");
+    } else {
+      cur = {};
+      result.set(Buffer.from(line, "hex").toString("utf8"), cur);
+    }
+  }
+  return result;
+}
+
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto10 = require("node:crypto");
-var run2 = (0, import_node_util2.promisify)(import_node_child_process4.execFile);
+var run2 = (0, import_node_util2.promisify)(import_node_child_process5.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -10364,11 +10413,12 @@ var OverlaySnapshotter = class {
     await (0, import_promises12.mkdir)(upper, { recursive: true, mode: 493 });
     await (0, import_promises12.mkdir)(work, { recursive: true });
     await (0, import_promises12.mkdir)(merged, { recursive: true });
-    let lowerDirs = dirs.length > 0 ? [...dirs].reverse() : [await this.emptyDir()];
+    const topFirst = [...new Set([...dirs].reverse())];
+    let lowerDirs = topFirst.length > 0 ? topFirst : [await this.emptyDir()];
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
     const { options, cwd } = this.optionString(lowerDirs, upper, work);
     await mountOverlay(merged, options, cwd);
-    return new OverlaySnapshot(this, base, merged, upper);
+    return new OverlaySnapshot(this, base, merged, upper, lowerDirs);
   }
   async emptyDir() {
     const d = import_node_path11.default.join(this.root, "empty");
@@ -10413,16 +10463,18 @@ var OverlaySnapshotter = class {
   }
 };
 var OverlaySnapshot = class {
-  constructor(owner, base, mergedDir, upperDir) {
+  constructor(owner, base, mergedDir, upperDir, lowerTopFirst) {
     this.owner = owner;
     this.base = base;
     this.mergedDir = mergedDir;
     this.upperDir = upperDir;
+    this.lowerTopFirst = lowerTopFirst;
   }
   owner;
   base;
   mergedDir;
   upperDir;
+  lowerTopFirst;
   state = "mounted";
   committed = false;
   async diff() {
@@ -10430,6 +10482,7 @@ var OverlaySnapshot = class {
     if (this.state === "mounted") {
       await unmount(this.mergedDir);
       this.state = "unmounted";
+      await pruneUnchangedDirs(this.upperDir, this.lowerTopFirst, this.owner.format === "rootless" ? "user.overlay." : "trusted.overlay.");
     }
     return { upperDir: this.upperDir, format: this.owner.format };
   }
@@ -10453,15 +10506,68 @@ var OverlaySnapshot = class {
     await (0, import_promises12.rm)(this.base, { recursive: true, force: true });
   }
 };
+async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
+  const candidates = [];
+  const visit = async (rel) => {
+    const entries = await (0, import_promises12.readdir)(import_node_path11.default.join(upper, rel), { withFileTypes: true });
+    let left = entries.length;
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (await visit(child)) {
+        candidates.push(child);
+        left--;
+      }
+    }
+    return rel !== "" && left === 0;
+  };
+  await visit("");
+  if (candidates.length === 0) return;
+  const xattrs = await readXattrs(candidates.map((c) => import_node_path11.default.join(upper, c)));
+  const removed = /* @__PURE__ */ new Set();
+  for (const rel of candidates) {
+    const abs = import_node_path11.default.join(upper, rel);
+    const own = xattrs.get(abs) ?? {};
+    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const remaining = (await (0, import_promises12.readdir)(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
+    if (remaining.length > 0) continue;
+    const st = await (0, import_promises12.lstat)(abs);
+    const low = await lowerDirStat(lowerTopFirst, rel, xattrPrefix);
+    if (!low || !low.isDirectory() || low.mode !== st.mode || low.uid !== st.uid || low.gid !== st.gid) continue;
+    await (0, import_promises12.rmdir)(abs);
+    removed.add(rel);
+  }
+}
+async function lowerDirStat(lowerTopFirst, rel, xattrPrefix) {
+  const parts = rel.split("/");
+  for (const lower of lowerTopFirst) {
+    let hidden = false;
+    for (let i = 1; i <= parts.length; i++) {
+      const p = import_node_path11.default.join(lower, ...parts.slice(0, i));
+      let st;
+      try {
+        st = await (0, import_promises12.lstat)(p);
+      } catch {
+        break;
+      }
+      if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? void 0 : st;
+      if (!st.isDirectory()) return void 0;
+      const x = (await readXattrs([p])).get(p) ?? {};
+      if (x[`${xattrPrefix}opaque`]?.toString() === "y") hidden = true;
+    }
+    if (hidden) return void 0;
+  }
+  return void 0;
+}
 
 // packages/builder/src/snapshot/copy.ts
-var import_node_child_process5 = require("node:child_process");
+var import_node_child_process6 = require("node:child_process");
 var import_node_crypto11 = require("node:crypto");
 var import_node_fs4 = require("node:fs");
 var import_promises13 = require("node:fs/promises");
 var import_node_path12 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
-var run3 = (0, import_node_util3.promisify)(import_node_child_process5.execFile);
+var run3 = (0, import_node_util3.promisify)(import_node_child_process6.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto11.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -12497,7 +12603,7 @@ async function exportDockerTar(image, store, destination, options = {}) {
 }
 
 // packages/builder/src/layer/apply.ts
-var import_node_child_process7 = require("node:child_process");
+var import_node_child_process8 = require("node:child_process");
 var import_node_fs9 = require("node:fs");
 var import_promises27 = require("node:fs/promises");
 var import_node_path18 = require("node:path");
@@ -12506,7 +12612,7 @@ var import_node_util4 = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/layer/compression.ts
-var import_node_child_process6 = require("node:child_process");
+var import_node_child_process7 = require("node:child_process");
 var import_node_stream7 = require("node:stream");
 var zlib = __toESM(require("node:zlib"), 1);
 function detectCompression(head) {
@@ -12527,7 +12633,7 @@ async function* prepend(head, rest) {
 function zstdDecompressor() {
   const native = zlib.createZstdDecompress;
   if (typeof native === "function") return native();
-  const child = (0, import_node_child_process6.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = (0, import_node_child_process7.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
   const duplex = new import_node_stream7.Duplex({
     write(chunk, _enc, cb) {
       if (child.stdin.write(chunk)) cb();
@@ -12600,14 +12706,14 @@ var import_promises25 = require("node:fs/promises");
 var import_node_path16 = require("node:path");
 
 // packages/builder/src/layer/xattr.ts
-var import_xattr2 = __toESM(require_xattr(), 1);
+var import_xattr3 = __toESM(require_xattr(), 1);
 function isUnsupported(err) {
   const msg = err instanceof Error ? err.message : String(err);
   return /os error (95|61|1|2)\b|not supported|No data available/i.test(msg);
 }
 async function listXattrs(path33) {
   try {
-    return await import_xattr2.default.listAttributes(path33);
+    return await import_xattr3.default.listAttributes(path33);
   } catch (err) {
     if (isUnsupported(err)) return [];
     throw err;
@@ -12615,7 +12721,7 @@ async function listXattrs(path33) {
 }
 async function getXattr(path33, name) {
   try {
-    const v = await import_xattr2.default.getAttribute(path33, name);
+    const v = await import_xattr3.default.getAttribute(path33, name);
     return v ?? void 0;
   } catch (err) {
     if (isUnsupported(err)) return void 0;
@@ -12623,7 +12729,7 @@ async function getXattr(path33, name) {
   }
 }
 async function setXattr(path33, name, value) {
-  await import_xattr2.default.setAttribute(path33, name, value);
+  await import_xattr3.default.setAttribute(path33, name, value);
 }
 
 // packages/builder/src/layer/directory.ts
@@ -12790,7 +12896,7 @@ function isNotFound(e) {
 }
 
 // packages/builder/src/layer/apply.ts
-var execFileP = (0, import_node_util4.promisify)(import_node_child_process7.execFile);
+var execFileP = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
 function errno(err) {
   return err?.code;
 }
@@ -17660,7 +17766,7 @@ function jsonRenderer(write) {
 }
 
 // packages/builder/src/rootless/userns.ts
-var import_node_child_process8 = require("node:child_process");
+var import_node_child_process9 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
   name = "UserNamespaceError";
@@ -17680,7 +17786,7 @@ function explainUnshareFailure(stderr, user) {
 function runInUserNamespace(entryModule, args, options = {}) {
   return new Promise((resolve10, reject) => {
     const stdio = options.stdio ?? "inherit";
-    const child = (0, import_node_child_process8.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
+    const child = (0, import_node_child_process9.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
       stdio: ["inherit", stdio === "inherit" ? "inherit" : "pipe", "pipe"],
       env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" }
     });
@@ -17716,13 +17822,13 @@ async function ensureUserNamespace() {
 }
 
 // packages/builder/src/rootless/probe.ts
-var import_node_child_process9 = require("node:child_process");
+var import_node_child_process10 = require("node:child_process");
 var import_node_fs16 = require("node:fs");
 var import_promises42 = require("node:fs/promises");
 var import_node_os9 = __toESM(require("node:os"), 1);
 var import_node_path29 = __toESM(require("node:path"), 1);
 var import_node_util5 = require("node:util");
-var run4 = (0, import_node_util5.promisify)(import_node_child_process9.execFile);
+var run4 = (0, import_node_util5.promisify)(import_node_child_process10.execFile);
 async function readText(p) {
   try {
     return await (0, import_promises42.readFile)(p, "utf8");
@@ -18397,7 +18503,12 @@ var buildCommand = {
       if (metadataFile) await (0, import_promises43.writeFile)(path27.resolve(io.cwd, metadataFile), JSON.stringify(metadataOf(result, tags), null, 2) + "\n");
       const iidfile = get("iidfile");
       if (iidfile) await (0, import_promises43.writeFile)(path27.resolve(io.cwd, iidfile), result.configDigest);
-      if (!outputs.length && !args.booleans.has("push") && render) io.stderr("WARNING: No output specified: the image is only in the build cache. Use --output or --push.\n");
+      if (!outputs.length && !args.booleans.has("push") && render) {
+        const message = "No output specified: the image is only in the build cache. Use --output or --push.";
+        io.stderr(progressMode === "json" ? `${JSON.stringify({ v: 1, type: "log", time: Date.now(), level: "warn", message })}
+` : `WARNING: ${message}
+`);
+      }
       io.stdout(`${result.digest}
 `);
       return 0;
@@ -18961,6 +19072,14 @@ async function planBuild(options) {
     })
   );
   const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
+  const warnings = [];
+  for (const source of options.cacheFrom ?? []) {
+    const imported = await importCache(
+      { source, index, store },
+      { registry: { auth: new DockerConfigCredentialStore(), ...options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {} }, ...options.signal ? { signal: options.signal } : {} }
+    );
+    for (const w of imported.warnings) warnings.push(`cache import ${imported.cache}: ${w.message}`);
+  }
   const snapshotter = await createSnapshotter({ root: import_node_path31.default.join(cacheDir, "snapshots"), mode: options.snapshotter ?? "auto" });
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => void 0);
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === "local").map((c) => [c.name, import_node_path31.default.resolve(c.dir)]));
@@ -19001,7 +19120,8 @@ async function planBuild(options) {
       hit: steps.filter((s) => s.prediction === "hit").length,
       miss: steps.filter((s) => s.prediction === "miss").length,
       unknown: steps.filter((s) => s.prediction === "unknown").length
-    }
+    },
+    warnings
   };
 }
 function formatPlan(plan) {
@@ -19015,6 +19135,7 @@ function formatPlan(plan) {
     for (const r of s.reasons) out.push(`    ${s.prediction === "unknown" ? "?" : "-"} ${r}`);
   });
   const { hit, miss, unknown } = plan.summary;
+  for (const w of plan.warnings) out.push(`warning: ${w}`);
   out.push(`${plan.steps.length} layer step${plan.steps.length === 1 ? "" : "s"}: ${hit} cached, ${miss} to run${unknown ? `, ${unknown} unknown until run` : ""}`);
   return `${out.join("\n")}
 `;
@@ -19037,6 +19158,8 @@ var FLAGS2 = [
   { name: "allow", type: "list" },
   { name: "snapshotter", type: "string" },
   { name: "json", type: "boolean" },
+  { name: "cache-from", type: "list" },
+  { name: "cache-to", type: "list" },
   // build flags that only concern outputs and display: accepted, no effect on the plan.
   { name: "tag", short: "t", type: "list" },
   { name: "output", short: "o", type: "list" },
@@ -19076,6 +19199,7 @@ var planCommand = {
     if (network !== void 0 && !["host", "none", "default"].includes(network)) throw new UsageError(`invalid --network "${network}": expected one of host, none, default`);
     const snapshotter = get("snapshotter");
     if (snapshotter !== void 0 && !["auto", "overlay", "copy"].includes(snapshotter)) throw new UsageError(`invalid --snapshotter "${snapshotter}": expected one of auto, overlay, copy`);
+    list("cache-to").forEach((v) => parseCacheExportSpec(v, io.env));
     const file2 = get("file");
     const target = get("target");
     const platform = get("platform");
@@ -19091,6 +19215,7 @@ var planCommand = {
       registryMirrors: mirrors,
       insecureRegistries: list("insecure-registry"),
       ...cacheDir ? { cacheDir: path30.resolve(io.cwd, cacheDir) } : {},
+      cacheFrom: list("cache-from").map((v) => parseCacheImportSpec(v, io.env)),
       secrets,
       ssh,
       ...network === "host" || network === "none" ? { network } : {},
