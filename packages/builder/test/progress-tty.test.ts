@@ -12,6 +12,7 @@ import type { ProgressEvent, StepRef } from '../src/progress/events.js';
 import { jsonRenderer, plainRenderer } from '../src/progress/plain.js';
 import { humanSize, ttyRenderer } from '../src/progress/tty.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tmp.js';
+import { makeBusyboxImage } from '../../../test/helpers/busybox-image.js';
 
 afterAll(cleanupTempDirs);
 
@@ -226,6 +227,9 @@ describe('CLI under a pseudo-terminal', () => {
     });
     const ctx = path.join(dir, 'ctx');
     await writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n', 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    // A RUN whose output arrives over time: the live view shows its last lines while it runs.
+    const runCtx = path.join(dir, 'run');
+    await writeTree(runCtx, { Dockerfile: 'FROM busybox\nRUN for i in 1 2 3 4; do echo "line $i"; sleep 0.3; done\n' });
     const env = { ...process.env, BUILD_IMAGE_CACHE_DIR: path.join(dir, 'cache'), TERM: 'xterm', NO_COLOR: '1' };
     delete env.CI;
     const cmd = `node ${bundle} build --progress=auto --output type=oci,dest=${dir}/out.tar ${ctx}`;
@@ -240,6 +244,19 @@ describe('CLI under a pseudo-terminal', () => {
     expect(text).toContain('2 steps run, 0 cached');
     expect(text).toMatch(/image sha256:[0-9a-f]{64} \(\d+B\), config sha256:[0-9a-f]{64}/);
     expect(text).toContain(`exported oci:${dir}/out.tar`);
+    const layout = (await makeBusyboxImage()).layoutDir;
+    const runCmd = `node ${bundle} build --progress=auto --build-context busybox=oci-layout://${layout}:latest ${runCtx}`;
+    const rr = spawnSync('script', ['-qfec', runCmd, '/dev/null'], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(rr.status, rr.stdout).toBe(0);
+    const frames = rr.stdout.replace(/\r/g, '').split(/\x1b\[\d+A/);
+    // Some frame drawn while the step ran shows its latest output lines under it...
+    const live = frames.find((f) => f.includes(' => => # line 2'));
+    expect(live, rr.stdout).toBeDefined();
+    expect(live!.replace(/\x1b\[\d*[A-Za-z]/g, '')).toMatch(/ => \[stage-0 1\/1\] RUN for i in 1 2 3 4; do echo "line \$i"; sleep 0\.3; done +\d+\.\ds\n => => # line 1\n => => # line 2\n/);
+    // ...and the last frame has it collapsed to one line.
+    const last = frames[frames.length - 1]!.replace(/\x1b\[\d*[A-Za-z]/g, '');
+    expect(last).toMatch(/FINISHED\n => \[stage-0 1\/1\] RUN for i .* +1\.\ds\n1 step run, 0 cached/);
+    expect(last).not.toContain('# line');
     // Second run, not a terminal: plain lines, everything cached.
     const plain = execFileSync('node', [bundle, 'build', '--progress=auto', ctx], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(plain).toMatch(/^sha256:[0-9a-f]{64}\n$/);
