@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { runningInUserNamespace } from '../rootless/idmap.js';
 import { mountOverlay, unmount } from './mount.js';
 import { digestHex, ensureFilledDir } from './store-dir.js';
-import { readXattrs } from './xattr.js';
+import { getXattr, listXattrs } from '../layer/xattr.js';
 import type { LowerLayer, MutableSnapshot, SnapshotDiff, Snapshotter, UpperFormat } from './types.js';
 import { createHash } from 'node:crypto';
 
@@ -209,12 +209,11 @@ export async function pruneUnchangedDirs(upper: string, lowerTopFirst: readonly 
   await visit('');
   if (candidates.length === 0) return;
   // Deepest first (visit pushes children before parents).
-  const xattrs = await readXattrs(candidates.map((c) => path.join(upper, c)));
   const removed = new Set<string>();
   for (const rel of candidates) {
     const abs = path.join(upper, rel);
-    const own = xattrs.get(abs) ?? {};
-    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const names = await listXattrs(abs);
+    if (names.some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
     const remaining = (await readdir(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
     if (remaining.length > 0) continue;
     const st = await lstat(abs);
@@ -240,8 +239,7 @@ async function lowerDirStat(lowerTopFirst: readonly string[], rel: string, xattr
       }
       if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? undefined : st;
       if (!st.isDirectory()) return undefined; // a file or whiteout hides everything below
-      const x = (await readXattrs([p])).get(p) ?? {};
-      if (x[`${xattrPrefix}opaque`]?.toString() === 'y') hidden = true;
+      if ((await getXattr(p, `${xattrPrefix}opaque`))?.toString() === 'y') hidden = true;
     }
     if (hidden) return undefined;
   }
