@@ -13,6 +13,7 @@ import { jsonRenderer, plainRenderer } from '../src/progress/plain.js';
 import { humanSize, ttyRenderer } from '../src/progress/tty.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tmp.js';
 import { makeBusyboxImage } from '../../../test/helpers/busybox-image.js';
+import { ensureUnprivilegedUser } from '../../../test/helpers/unprivileged-user.js';
 
 afterAll(cleanupTempDirs);
 
@@ -255,8 +256,20 @@ describe('CLI under a pseudo-terminal', () => {
     expect(live!.replace(/\x1b\[\d*[A-Za-z]/g, '')).toMatch(/ => \[stage-0 1\/1\] RUN for i in 1 2 3 4; do echo "line \$i"; sleep 0\.3; done +\d+\.\ds\n => => # line 1\n => => # line 2\n/);
     // ...and the last frame has it collapsed to one line.
     const last = frames[frames.length - 1]!.replace(/\x1b\[\d*[A-Za-z]/g, '');
-    expect(last).toMatch(/FINISHED\n => \[stage-0 1\/1\] RUN for i .* +1\.\ds\n1 step run, 0 cached/);
+    expect(last).toMatch(/FINISHED\n => \[stage-0 1\/1\] RUN for i .* +\d+\.\ds\n1 step run, 0 cached/);
     expect(last).not.toContain('# line');
+    // Rootless: the build re-executes itself in a user namespace with stderr piped through the
+    // parent; the live view must survive that.
+    const user = ensureUnprivilegedUser();
+    const own = path.join(dir, 'rootless');
+    await writeTree(own, { Dockerfile: 'FROM busybox\nRUN echo rootless-run\n' });
+    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, own]);
+    execFileSync('chmod', ['755', dir]);
+    const asUser = `setpriv --reuid ${user.uid} --regid ${user.gid} --init-groups -- node ${bundle} build --progress=auto --build-context busybox=oci-layout://${layout}:latest ${own}`;
+    const ru = spawnSync('script', ['-qfec', asUser, '/dev/null'], { env: { ...env, HOME: user.home, USER: user.name, BUILD_IMAGE_CACHE_DIR: path.join(own, '.cache') }, encoding: 'utf8', timeout: 60_000 });
+    expect(ru.status, ru.stdout).toBe(0);
+    expect(ru.stdout).toMatch(/\x1b\[\d+A/);
+    expect(ru.stdout.replace(/\x1b\[\d*[A-Za-z]/g, '').replace(/\r/g, '')).toMatch(/\[\+\] Building \d+\.\ds \(1\/1\) FINISHED\n => \[stage-0 1\/1\] RUN echo rootless-run +\d+\.\ds\n/);
     // Second run, not a terminal: plain lines, everything cached.
     const plain = execFileSync('node', [bundle, 'build', '--progress=auto', ctx], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(plain).toMatch(/^sha256:[0-9a-f]{64}\n$/);

@@ -11,6 +11,9 @@ import { ensureUserNamespace } from '../../rootless/index.js';
 import { buildArgsFrom, parseFlags } from '../flags.js';
 import { UsageError, type CommandSpec, type ExitCode } from '../io.js';
 
+/** Set by a build whose stderr is a terminal (`COLUMNSxROWS`) for its re-executed rootless child. */
+const TTY_ENV = 'BUILD_IMAGE_TTY';
+
 const FLAGS = [
   { name: 'file', short: 'f', type: 'string' },
   { name: 'tag', short: 't', type: 'list' },
@@ -79,6 +82,9 @@ export const buildCommand: CommandSpec = {
     const args = parseFlags(argv, [...FLAGS]);
     if (args.positionals.length !== 1) throw new UsageError('build needs exactly one CONTEXT path (e.g. ".")');
     // A non-root build runs inside one user namespace for the whole build (re-executing this CLI).
+    // A non-root build re-executes itself with stderr piped through this process, so the child
+    // cannot see the terminal: hand it the terminal's size (and so the fact that there is one).
+    if (process.stderr.isTTY && !process.env[TTY_ENV]) process.env[TTY_ENV] = `${process.stderr.columns || 80}x${process.stderr.rows || 24}`;
     const ns = await ensureUserNamespace();
     if (ns.state === 'reexec') return ns.exitCode as ExitCode;
 
@@ -100,14 +106,16 @@ export const buildCommand: CommandSpec = {
     }
     const progressMode = oneOf(get('progress') ?? 'auto', ['auto', 'plain', 'tty', 'json', 'quiet'] as const, 'progress');
     // auto: live TTY view when stderr is a terminal (as buildx decides), plain lines otherwise (CI logs).
-    const tty = progressMode === 'tty' || (progressMode === 'auto' && process.stderr.isTTY === true && io.env.TERM !== 'dumb');
+    const term = /^(\d+)x(\d+)$/.exec(io.env[TTY_ENV] ?? '');
+    const onTerminal = process.stderr.isTTY === true || term !== null;
+    const tty = progressMode === 'tty' || (progressMode === 'auto' && onTerminal && io.env.TERM !== 'dumb');
     const render: ProgressListener | TtyRenderer | undefined =
       args.booleans.has('quiet') || progressMode === 'quiet'
         ? undefined
         : progressMode === 'json'
           ? jsonRenderer(io.stderr)
           : tty
-            ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns ?? 80, rows: process.stderr.rows ?? 24 }, { color: !io.env.NO_COLOR })
+            ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns || Number(term?.[1] ?? 80), rows: process.stderr.rows || Number(term?.[2] ?? 24) }, { color: !io.env.NO_COLOR })
             : plainRenderer(io.stderr);
     const tags = list('tag');
     const outputs = list('output').map(parseOutputSpec);
