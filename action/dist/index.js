@@ -40,6 +40,560 @@ var require_native = __commonJS({
   }
 });
 
+// node_modules/@napi-rs/xattr/index.js
+var require_xattr = __commonJS({
+  "node_modules/@napi-rs/xattr/index.js"(exports2, module2) {
+    var { createRequire } = require("node:module");
+    require = createRequire(__filename);
+    var { readFileSync: readFileSync2 } = require("node:fs");
+    var nativeBinding = null;
+    var loadErrors = [];
+    var isMusl = () => {
+      let musl = false;
+      if (process.platform === "linux") {
+        musl = isMuslFromFilesystem();
+        if (musl === null) {
+          musl = isMuslFromReport();
+        }
+        if (musl === null) {
+          musl = isMuslFromChildProcess();
+        }
+      }
+      return musl;
+    };
+    var isFileMusl = (f) => f.includes("libc.musl-") || f.includes("ld-musl-");
+    var isMuslFromFilesystem = () => {
+      try {
+        return readFileSync2("/usr/bin/ldd", "utf-8").includes("musl");
+      } catch {
+        return null;
+      }
+    };
+    var isMuslFromReport = () => {
+      let report = null;
+      if (typeof process.report?.getReport === "function") {
+        process.report.excludeNetwork = true;
+        report = process.report.getReport();
+      }
+      if (!report) {
+        return null;
+      }
+      if (report.header && report.header.glibcVersionRuntime) {
+        return false;
+      }
+      if (Array.isArray(report.sharedObjects)) {
+        if (report.sharedObjects.some(isFileMusl)) {
+          return true;
+        }
+      }
+      return false;
+    };
+    var isMuslFromChildProcess = () => {
+      try {
+        return require("child_process").execSync("ldd --version", { encoding: "utf8" }).includes("musl");
+      } catch (e) {
+        return false;
+      }
+    };
+    function requireNative() {
+      if (process.env.NAPI_RS_NATIVE_LIBRARY_PATH) {
+        try {
+          return require(process.env.NAPI_RS_NATIVE_LIBRARY_PATH);
+        } catch (err) {
+          loadErrors.push(err);
+        }
+      } else if (process.platform === "android") {
+        if (process.arch === "arm64") {
+          try {
+            return require("./xattr.android-arm64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-android-arm64");
+            const bindingPackageVersion = require("@napi-rs/xattr-android-arm64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "arm") {
+          try {
+            return require("./xattr.android-arm-eabi.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-android-arm-eabi");
+            const bindingPackageVersion = require("@napi-rs/xattr-android-arm-eabi/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on Android ${process.arch}`));
+        }
+      } else if (process.platform === "win32") {
+        if (process.arch === "x64") {
+          try {
+            return require("./xattr.win32-x64-msvc.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-win32-x64-msvc");
+            const bindingPackageVersion = require("@napi-rs/xattr-win32-x64-msvc/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "ia32") {
+          try {
+            return require("./xattr.win32-ia32-msvc.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-win32-ia32-msvc");
+            const bindingPackageVersion = require("@napi-rs/xattr-win32-ia32-msvc/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "arm64") {
+          try {
+            return require("./xattr.win32-arm64-msvc.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-win32-arm64-msvc");
+            const bindingPackageVersion = require("@napi-rs/xattr-win32-arm64-msvc/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on Windows: ${process.arch}`));
+        }
+      } else if (process.platform === "darwin") {
+        try {
+          return require("./xattr.darwin-universal.node");
+        } catch (e) {
+          loadErrors.push(e);
+        }
+        try {
+          const binding = require("@napi-rs/xattr-darwin-universal");
+          const bindingPackageVersion = require("@napi-rs/xattr-darwin-universal/package.json").version;
+          if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+            throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+          }
+          return binding;
+        } catch (e) {
+          loadErrors.push(e);
+        }
+        if (process.arch === "x64") {
+          try {
+            return require("./xattr.darwin-x64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-darwin-x64");
+            const bindingPackageVersion = require("@napi-rs/xattr-darwin-x64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "arm64") {
+          try {
+            return require("./xattr.darwin-arm64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-darwin-arm64");
+            const bindingPackageVersion = require("@napi-rs/xattr-darwin-arm64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on macOS: ${process.arch}`));
+        }
+      } else if (process.platform === "freebsd") {
+        if (process.arch === "x64") {
+          try {
+            return require("./xattr.freebsd-x64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-freebsd-x64");
+            const bindingPackageVersion = require("@napi-rs/xattr-freebsd-x64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "arm64") {
+          try {
+            return require("./xattr.freebsd-arm64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-freebsd-arm64");
+            const bindingPackageVersion = require("@napi-rs/xattr-freebsd-arm64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on FreeBSD: ${process.arch}`));
+        }
+      } else if (process.platform === "linux") {
+        if (process.arch === "x64") {
+          if (isMusl()) {
+            try {
+              return require("./xattr.linux-x64-musl.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-x64-musl");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-x64-musl/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          } else {
+            try {
+              return require("./xattr.linux-x64-gnu.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-x64-gnu");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-x64-gnu/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          }
+        } else if (process.arch === "arm64") {
+          if (isMusl()) {
+            try {
+              return require("./xattr.linux-arm64-musl.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-arm64-musl");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm64-musl/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          } else {
+            try {
+              return require("./xattr.linux-arm64-gnu.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-arm64-gnu");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm64-gnu/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          }
+        } else if (process.arch === "arm") {
+          if (isMusl()) {
+            try {
+              return require("./xattr.linux-arm-musleabihf.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-arm-musleabihf");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm-musleabihf/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          } else {
+            try {
+              return require("./xattr.linux-arm-gnueabihf.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-arm-gnueabihf");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm-gnueabihf/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          }
+        } else if (process.arch === "loong64") {
+          if (isMusl()) {
+            try {
+              return require("./xattr.linux-loong64-musl.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-loong64-musl");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-loong64-musl/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          } else {
+            try {
+              return require("./xattr.linux-loong64-gnu.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-loong64-gnu");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-loong64-gnu/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          }
+        } else if (process.arch === "riscv64") {
+          if (isMusl()) {
+            try {
+              return require("./xattr.linux-riscv64-musl.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-riscv64-musl");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-riscv64-musl/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          } else {
+            try {
+              return require("./xattr.linux-riscv64-gnu.node");
+            } catch (e) {
+              loadErrors.push(e);
+            }
+            try {
+              const binding = require("@napi-rs/xattr-linux-riscv64-gnu");
+              const bindingPackageVersion = require("@napi-rs/xattr-linux-riscv64-gnu/package.json").version;
+              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+              }
+              return binding;
+            } catch (e) {
+              loadErrors.push(e);
+            }
+          }
+        } else if (process.arch === "ppc64") {
+          try {
+            return require("./xattr.linux-ppc64-gnu.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-linux-ppc64-gnu");
+            const bindingPackageVersion = require("@napi-rs/xattr-linux-ppc64-gnu/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "s390x") {
+          try {
+            return require("./xattr.linux-s390x-gnu.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-linux-s390x-gnu");
+            const bindingPackageVersion = require("@napi-rs/xattr-linux-s390x-gnu/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on Linux: ${process.arch}`));
+        }
+      } else if (process.platform === "openharmony") {
+        if (process.arch === "arm64") {
+          try {
+            return require("./xattr.openharmony-arm64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-openharmony-arm64");
+            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-arm64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "x64") {
+          try {
+            return require("./xattr.openharmony-x64.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-openharmony-x64");
+            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-x64/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else if (process.arch === "arm") {
+          try {
+            return require("./xattr.openharmony-arm.node");
+          } catch (e) {
+            loadErrors.push(e);
+          }
+          try {
+            const binding = require("@napi-rs/xattr-openharmony-arm");
+            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-arm/package.json").version;
+            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
+              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
+            }
+            return binding;
+          } catch (e) {
+            loadErrors.push(e);
+          }
+        } else {
+          loadErrors.push(new Error(`Unsupported architecture on OpenHarmony: ${process.arch}`));
+        }
+      } else {
+        loadErrors.push(new Error(`Unsupported OS: ${process.platform}, architecture: ${process.arch}`));
+      }
+    }
+    nativeBinding = requireNative();
+    if (!nativeBinding || process.env.NAPI_RS_FORCE_WASI) {
+      let wasiBinding = null;
+      let wasiBindingError = null;
+      try {
+        wasiBinding = require("./xattr.wasi.cjs");
+        nativeBinding = wasiBinding;
+      } catch (err) {
+        if (process.env.NAPI_RS_FORCE_WASI) {
+          wasiBindingError = err;
+        }
+      }
+      if (!nativeBinding) {
+        try {
+          wasiBinding = require("@napi-rs/xattr-wasm32-wasi");
+          nativeBinding = wasiBinding;
+        } catch (err) {
+          if (process.env.NAPI_RS_FORCE_WASI) {
+            wasiBindingError.cause = err;
+            loadErrors.push(err);
+          }
+        }
+      }
+      if (process.env.NAPI_RS_FORCE_WASI === "error" && !wasiBinding) {
+        const error = new Error("WASI binding not found and NAPI_RS_FORCE_WASI is set to error");
+        error.cause = wasiBindingError;
+        throw error;
+      }
+    }
+    if (!nativeBinding) {
+      if (loadErrors.length > 0) {
+        throw new Error(
+          `Cannot find native binding. npm has a bug related to optional dependencies (https://github.com/npm/cli/issues/4828). Please try \`npm i\` again after removing both package-lock.json and node_modules directory.`,
+          {
+            cause: loadErrors.reduce((err, cur) => {
+              cur.cause = err;
+              return cur;
+            })
+          }
+        );
+      }
+      throw new Error(`Failed to load native binding`);
+    }
+    module2.exports = nativeBinding;
+    module2.exports.getAttribute = nativeBinding.getAttribute;
+    module2.exports.getAttributeSync = nativeBinding.getAttributeSync;
+    module2.exports.listAttributes = nativeBinding.listAttributes;
+    module2.exports.listAttributesSync = nativeBinding.listAttributesSync;
+    module2.exports.removeAttribute = nativeBinding.removeAttribute;
+    module2.exports.removeAttributeSync = nativeBinding.removeAttributeSync;
+    module2.exports.setAttribute = nativeBinding.setAttribute;
+    module2.exports.setAttributeSync = nativeBinding.setAttributeSync;
+  }
+});
+
 // node_modules/events-universal/default.js
 var require_default = __commonJS({
   "node_modules/events-universal/default.js"(exports2, module2) {
@@ -2463,560 +3017,6 @@ var require_tar_stream = __commonJS({
   "node_modules/tar-stream/index.js"(exports2) {
     exports2.extract = require_extract();
     exports2.pack = require_pack();
-  }
-});
-
-// node_modules/@napi-rs/xattr/index.js
-var require_xattr = __commonJS({
-  "node_modules/@napi-rs/xattr/index.js"(exports2, module2) {
-    var { createRequire } = require("node:module");
-    require = createRequire(__filename);
-    var { readFileSync: readFileSync2 } = require("node:fs");
-    var nativeBinding = null;
-    var loadErrors = [];
-    var isMusl = () => {
-      let musl = false;
-      if (process.platform === "linux") {
-        musl = isMuslFromFilesystem();
-        if (musl === null) {
-          musl = isMuslFromReport();
-        }
-        if (musl === null) {
-          musl = isMuslFromChildProcess();
-        }
-      }
-      return musl;
-    };
-    var isFileMusl = (f) => f.includes("libc.musl-") || f.includes("ld-musl-");
-    var isMuslFromFilesystem = () => {
-      try {
-        return readFileSync2("/usr/bin/ldd", "utf-8").includes("musl");
-      } catch {
-        return null;
-      }
-    };
-    var isMuslFromReport = () => {
-      let report = null;
-      if (typeof process.report?.getReport === "function") {
-        process.report.excludeNetwork = true;
-        report = process.report.getReport();
-      }
-      if (!report) {
-        return null;
-      }
-      if (report.header && report.header.glibcVersionRuntime) {
-        return false;
-      }
-      if (Array.isArray(report.sharedObjects)) {
-        if (report.sharedObjects.some(isFileMusl)) {
-          return true;
-        }
-      }
-      return false;
-    };
-    var isMuslFromChildProcess = () => {
-      try {
-        return require("child_process").execSync("ldd --version", { encoding: "utf8" }).includes("musl");
-      } catch (e) {
-        return false;
-      }
-    };
-    function requireNative() {
-      if (process.env.NAPI_RS_NATIVE_LIBRARY_PATH) {
-        try {
-          return require(process.env.NAPI_RS_NATIVE_LIBRARY_PATH);
-        } catch (err) {
-          loadErrors.push(err);
-        }
-      } else if (process.platform === "android") {
-        if (process.arch === "arm64") {
-          try {
-            return require("./xattr.android-arm64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-android-arm64");
-            const bindingPackageVersion = require("@napi-rs/xattr-android-arm64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "arm") {
-          try {
-            return require("./xattr.android-arm-eabi.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-android-arm-eabi");
-            const bindingPackageVersion = require("@napi-rs/xattr-android-arm-eabi/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on Android ${process.arch}`));
-        }
-      } else if (process.platform === "win32") {
-        if (process.arch === "x64") {
-          try {
-            return require("./xattr.win32-x64-msvc.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-win32-x64-msvc");
-            const bindingPackageVersion = require("@napi-rs/xattr-win32-x64-msvc/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "ia32") {
-          try {
-            return require("./xattr.win32-ia32-msvc.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-win32-ia32-msvc");
-            const bindingPackageVersion = require("@napi-rs/xattr-win32-ia32-msvc/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "arm64") {
-          try {
-            return require("./xattr.win32-arm64-msvc.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-win32-arm64-msvc");
-            const bindingPackageVersion = require("@napi-rs/xattr-win32-arm64-msvc/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on Windows: ${process.arch}`));
-        }
-      } else if (process.platform === "darwin") {
-        try {
-          return require("./xattr.darwin-universal.node");
-        } catch (e) {
-          loadErrors.push(e);
-        }
-        try {
-          const binding = require("@napi-rs/xattr-darwin-universal");
-          const bindingPackageVersion = require("@napi-rs/xattr-darwin-universal/package.json").version;
-          if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-            throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-          }
-          return binding;
-        } catch (e) {
-          loadErrors.push(e);
-        }
-        if (process.arch === "x64") {
-          try {
-            return require("./xattr.darwin-x64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-darwin-x64");
-            const bindingPackageVersion = require("@napi-rs/xattr-darwin-x64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "arm64") {
-          try {
-            return require("./xattr.darwin-arm64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-darwin-arm64");
-            const bindingPackageVersion = require("@napi-rs/xattr-darwin-arm64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on macOS: ${process.arch}`));
-        }
-      } else if (process.platform === "freebsd") {
-        if (process.arch === "x64") {
-          try {
-            return require("./xattr.freebsd-x64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-freebsd-x64");
-            const bindingPackageVersion = require("@napi-rs/xattr-freebsd-x64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "arm64") {
-          try {
-            return require("./xattr.freebsd-arm64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-freebsd-arm64");
-            const bindingPackageVersion = require("@napi-rs/xattr-freebsd-arm64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on FreeBSD: ${process.arch}`));
-        }
-      } else if (process.platform === "linux") {
-        if (process.arch === "x64") {
-          if (isMusl()) {
-            try {
-              return require("./xattr.linux-x64-musl.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-x64-musl");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-x64-musl/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          } else {
-            try {
-              return require("./xattr.linux-x64-gnu.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-x64-gnu");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-x64-gnu/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          }
-        } else if (process.arch === "arm64") {
-          if (isMusl()) {
-            try {
-              return require("./xattr.linux-arm64-musl.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-arm64-musl");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm64-musl/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          } else {
-            try {
-              return require("./xattr.linux-arm64-gnu.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-arm64-gnu");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm64-gnu/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          }
-        } else if (process.arch === "arm") {
-          if (isMusl()) {
-            try {
-              return require("./xattr.linux-arm-musleabihf.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-arm-musleabihf");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm-musleabihf/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          } else {
-            try {
-              return require("./xattr.linux-arm-gnueabihf.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-arm-gnueabihf");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-arm-gnueabihf/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          }
-        } else if (process.arch === "loong64") {
-          if (isMusl()) {
-            try {
-              return require("./xattr.linux-loong64-musl.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-loong64-musl");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-loong64-musl/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          } else {
-            try {
-              return require("./xattr.linux-loong64-gnu.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-loong64-gnu");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-loong64-gnu/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          }
-        } else if (process.arch === "riscv64") {
-          if (isMusl()) {
-            try {
-              return require("./xattr.linux-riscv64-musl.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-riscv64-musl");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-riscv64-musl/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          } else {
-            try {
-              return require("./xattr.linux-riscv64-gnu.node");
-            } catch (e) {
-              loadErrors.push(e);
-            }
-            try {
-              const binding = require("@napi-rs/xattr-linux-riscv64-gnu");
-              const bindingPackageVersion = require("@napi-rs/xattr-linux-riscv64-gnu/package.json").version;
-              if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-                throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-              }
-              return binding;
-            } catch (e) {
-              loadErrors.push(e);
-            }
-          }
-        } else if (process.arch === "ppc64") {
-          try {
-            return require("./xattr.linux-ppc64-gnu.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-linux-ppc64-gnu");
-            const bindingPackageVersion = require("@napi-rs/xattr-linux-ppc64-gnu/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "s390x") {
-          try {
-            return require("./xattr.linux-s390x-gnu.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-linux-s390x-gnu");
-            const bindingPackageVersion = require("@napi-rs/xattr-linux-s390x-gnu/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on Linux: ${process.arch}`));
-        }
-      } else if (process.platform === "openharmony") {
-        if (process.arch === "arm64") {
-          try {
-            return require("./xattr.openharmony-arm64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-openharmony-arm64");
-            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-arm64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "x64") {
-          try {
-            return require("./xattr.openharmony-x64.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-openharmony-x64");
-            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-x64/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else if (process.arch === "arm") {
-          try {
-            return require("./xattr.openharmony-arm.node");
-          } catch (e) {
-            loadErrors.push(e);
-          }
-          try {
-            const binding = require("@napi-rs/xattr-openharmony-arm");
-            const bindingPackageVersion = require("@napi-rs/xattr-openharmony-arm/package.json").version;
-            if (bindingPackageVersion !== "1.0.3" && process.env.NAPI_RS_ENFORCE_VERSION_CHECK && process.env.NAPI_RS_ENFORCE_VERSION_CHECK !== "0") {
-              throw new Error(`Native binding package version mismatch, expected 1.0.3 but got ${bindingPackageVersion}. You can reinstall dependencies to fix this issue.`);
-            }
-            return binding;
-          } catch (e) {
-            loadErrors.push(e);
-          }
-        } else {
-          loadErrors.push(new Error(`Unsupported architecture on OpenHarmony: ${process.arch}`));
-        }
-      } else {
-        loadErrors.push(new Error(`Unsupported OS: ${process.platform}, architecture: ${process.arch}`));
-      }
-    }
-    nativeBinding = requireNative();
-    if (!nativeBinding || process.env.NAPI_RS_FORCE_WASI) {
-      let wasiBinding = null;
-      let wasiBindingError = null;
-      try {
-        wasiBinding = require("./xattr.wasi.cjs");
-        nativeBinding = wasiBinding;
-      } catch (err) {
-        if (process.env.NAPI_RS_FORCE_WASI) {
-          wasiBindingError = err;
-        }
-      }
-      if (!nativeBinding) {
-        try {
-          wasiBinding = require("@napi-rs/xattr-wasm32-wasi");
-          nativeBinding = wasiBinding;
-        } catch (err) {
-          if (process.env.NAPI_RS_FORCE_WASI) {
-            wasiBindingError.cause = err;
-            loadErrors.push(err);
-          }
-        }
-      }
-      if (process.env.NAPI_RS_FORCE_WASI === "error" && !wasiBinding) {
-        const error = new Error("WASI binding not found and NAPI_RS_FORCE_WASI is set to error");
-        error.cause = wasiBindingError;
-        throw error;
-      }
-    }
-    if (!nativeBinding) {
-      if (loadErrors.length > 0) {
-        throw new Error(
-          `Cannot find native binding. npm has a bug related to optional dependencies (https://github.com/npm/cli/issues/4828). Please try \`npm i\` again after removing both package-lock.json and node_modules directory.`,
-          {
-            cause: loadErrors.reduce((err, cur) => {
-              cur.cause = err;
-              return cur;
-            })
-          }
-        );
-      }
-      throw new Error(`Failed to load native binding`);
-    }
-    module2.exports = nativeBinding;
-    module2.exports.getAttribute = nativeBinding.getAttribute;
-    module2.exports.getAttributeSync = nativeBinding.getAttributeSync;
-    module2.exports.listAttributes = nativeBinding.listAttributes;
-    module2.exports.listAttributesSync = nativeBinding.listAttributesSync;
-    module2.exports.removeAttribute = nativeBinding.removeAttribute;
-    module2.exports.removeAttributeSync = nativeBinding.removeAttributeSync;
-    module2.exports.setAttribute = nativeBinding.setAttribute;
-    module2.exports.setAttributeSync = nativeBinding.setAttributeSync;
   }
 });
 
@@ -10234,7 +10234,7 @@ async function currentCapabilities() {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto9 = require("node:crypto");
-var import_node_child_process5 = require("node:child_process");
+var import_node_child_process4 = require("node:child_process");
 var import_promises12 = require("node:fs/promises");
 var import_node_path11 = __toESM(require("node:path"), 1);
 var import_node_util2 = require("node:util");
@@ -10320,58 +10320,36 @@ function digestHex2(digest) {
   return i === -1 ? digest : digest.slice(i + 1);
 }
 
-// packages/builder/src/snapshot/xattr.ts
-var import_node_child_process4 = require("node:child_process");
-var SYSCALLS = {
-  x64: { lsetxattr: 189, lgetxattr: 192, llistxattr: 195 },
-  arm64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
-  riscv64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
-  ia32: { lsetxattr: 227, lgetxattr: 230, llistxattr: 233 }
-};
-function numbers() {
-  const n = SYSCALLS[process.arch];
-  if (!n) throw new Error(`xattr access is not implemented for ${process.arch}`);
-  return n;
+// packages/builder/src/layer/xattr.ts
+var import_xattr = __toESM(require_xattr(), 1);
+function isUnsupported(err) {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /os error (95|61|1|2)\b|not supported|No data available/i.test(msg);
 }
-function perl(script, input) {
-  return new Promise((resolve10, reject) => {
-    const child = (0, import_node_child_process4.execFile)("perl", ["-e", script], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`perl xattr helper failed: ${stderr || err.message}`));
-      else resolve10(stdout);
-    });
-    child.stdin?.end(input);
-  });
-}
-async function readXattrs(paths) {
-  const n = numbers();
-  const script = `
-    $/ = "\\0";
-    while (my $p = <STDIN>) { chomp $p;
-      my $l = "\\0" x 65536; my $len = syscall(${n.llistxattr}, $p, $l, 65536);
-      print unpack("H*", $p), "\\n";
-      if ($len > 0) { for my $k (split(/\\0/, substr($l, 0, $len))) {
-        my $v = "\\0" x 65536; my $vl = syscall(${n.lgetxattr}, $p, $k, $v, 65536);
-        print "=", unpack("H*", $k), " ", ($vl >= 0 ? unpack("H*", substr($v, 0, $vl)) : ""), "\\n"; } }
-    }`;
-  const out = await perl(script, paths.map((p) => p + "\0").join(""));
-  const result = /* @__PURE__ */ new Map();
-  let cur;
-  for (const line of out.split("\n")) {
-    if (line === "") continue;
-    if (line.startsWith("=")) {
-      const [k, v] = line.slice(1).split(" ");
-      if (cur && k) cur[Buffer.from(k, "hex").toString("utf8")] = Buffer.from(v ?? "", "hex");
-    } else {
-      cur = {};
-      result.set(Buffer.from(line, "hex").toString("utf8"), cur);
-    }
+async function listXattrs(path33) {
+  try {
+    return await import_xattr.default.listAttributes(path33);
+  } catch (err) {
+    if (isUnsupported(err)) return [];
+    throw err;
   }
-  return result;
+}
+async function getXattr(path33, name) {
+  try {
+    const v = await import_xattr.default.getAttribute(path33, name);
+    return v ?? void 0;
+  } catch (err) {
+    if (isUnsupported(err)) return void 0;
+    throw err;
+  }
+}
+async function setXattr(path33, name, value) {
+  await import_xattr.default.setAttribute(path33, name, value);
 }
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto10 = require("node:crypto");
-var run2 = (0, import_node_util2.promisify)(import_node_child_process5.execFile);
+var run2 = (0, import_node_util2.promisify)(import_node_child_process4.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -10523,12 +10501,11 @@ async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
   };
   await visit("");
   if (candidates.length === 0) return;
-  const xattrs = await readXattrs(candidates.map((c) => import_node_path11.default.join(upper, c)));
   const removed = /* @__PURE__ */ new Set();
   for (const rel of candidates) {
     const abs = import_node_path11.default.join(upper, rel);
-    const own = xattrs.get(abs) ?? {};
-    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const names = await listXattrs(abs);
+    if (names.some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
     const remaining = (await (0, import_promises12.readdir)(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
     if (remaining.length > 0) continue;
     const st = await (0, import_promises12.lstat)(abs);
@@ -10552,8 +10529,7 @@ async function lowerDirStat(lowerTopFirst, rel, xattrPrefix) {
       }
       if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? void 0 : st;
       if (!st.isDirectory()) return void 0;
-      const x = (await readXattrs([p])).get(p) ?? {};
-      if (x[`${xattrPrefix}opaque`]?.toString() === "y") hidden = true;
+      if ((await getXattr(p, `${xattrPrefix}opaque`))?.toString() === "y") hidden = true;
     }
     if (hidden) return void 0;
   }
@@ -10561,13 +10537,13 @@ async function lowerDirStat(lowerTopFirst, rel, xattrPrefix) {
 }
 
 // packages/builder/src/snapshot/copy.ts
-var import_node_child_process6 = require("node:child_process");
+var import_node_child_process5 = require("node:child_process");
 var import_node_crypto11 = require("node:crypto");
 var import_node_fs4 = require("node:fs");
 var import_promises13 = require("node:fs/promises");
 var import_node_path12 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
-var run3 = (0, import_node_util3.promisify)(import_node_child_process6.execFile);
+var run3 = (0, import_node_util3.promisify)(import_node_child_process5.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto11.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -12603,7 +12579,7 @@ async function exportDockerTar(image, store, destination, options = {}) {
 }
 
 // packages/builder/src/layer/apply.ts
-var import_node_child_process8 = require("node:child_process");
+var import_node_child_process7 = require("node:child_process");
 var import_node_fs9 = require("node:fs");
 var import_promises27 = require("node:fs/promises");
 var import_node_path18 = require("node:path");
@@ -12612,7 +12588,7 @@ var import_node_util4 = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/layer/compression.ts
-var import_node_child_process7 = require("node:child_process");
+var import_node_child_process6 = require("node:child_process");
 var import_node_stream7 = require("node:stream");
 var zlib = __toESM(require("node:zlib"), 1);
 function detectCompression(head) {
@@ -12633,7 +12609,7 @@ async function* prepend(head, rest) {
 function zstdDecompressor() {
   const native = zlib.createZstdDecompress;
   if (typeof native === "function") return native();
-  const child = (0, import_node_child_process7.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = (0, import_node_child_process6.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
   const duplex = new import_node_stream7.Duplex({
     write(chunk, _enc, cb) {
       if (child.stdin.write(chunk)) cb();
@@ -12704,35 +12680,6 @@ function chain(src, transform2) {
 var import_node_fs8 = require("node:fs");
 var import_promises25 = require("node:fs/promises");
 var import_node_path16 = require("node:path");
-
-// packages/builder/src/layer/xattr.ts
-var import_xattr3 = __toESM(require_xattr(), 1);
-function isUnsupported(err) {
-  const msg = err instanceof Error ? err.message : String(err);
-  return /os error (95|61|1|2)\b|not supported|No data available/i.test(msg);
-}
-async function listXattrs(path33) {
-  try {
-    return await import_xattr3.default.listAttributes(path33);
-  } catch (err) {
-    if (isUnsupported(err)) return [];
-    throw err;
-  }
-}
-async function getXattr(path33, name) {
-  try {
-    const v = await import_xattr3.default.getAttribute(path33, name);
-    return v ?? void 0;
-  } catch (err) {
-    if (isUnsupported(err)) return void 0;
-    throw err;
-  }
-}
-async function setXattr(path33, name, value) {
-  await import_xattr3.default.setAttribute(path33, name, value);
-}
-
-// packages/builder/src/layer/directory.ts
 var WHITEOUT_PREFIX = ".wh.";
 var WHITEOUT_OPAQUE = ".wh..wh..opq";
 function byteCompare(a, b) {
@@ -12896,7 +12843,7 @@ function isNotFound(e) {
 }
 
 // packages/builder/src/layer/apply.ts
-var execFileP = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
+var execFileP = (0, import_node_util4.promisify)(import_node_child_process7.execFile);
 function errno(err) {
   return err?.code;
 }
@@ -17766,7 +17713,7 @@ function jsonRenderer(write) {
 }
 
 // packages/builder/src/rootless/userns.ts
-var import_node_child_process9 = require("node:child_process");
+var import_node_child_process8 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
   name = "UserNamespaceError";
@@ -17786,7 +17733,7 @@ function explainUnshareFailure(stderr, user) {
 function runInUserNamespace(entryModule, args, options = {}) {
   return new Promise((resolve10, reject) => {
     const stdio = options.stdio ?? "inherit";
-    const child = (0, import_node_child_process9.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
+    const child = (0, import_node_child_process8.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
       stdio: ["inherit", stdio === "inherit" ? "inherit" : "pipe", "pipe"],
       env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" }
     });
@@ -17822,13 +17769,13 @@ async function ensureUserNamespace() {
 }
 
 // packages/builder/src/rootless/probe.ts
-var import_node_child_process10 = require("node:child_process");
+var import_node_child_process9 = require("node:child_process");
 var import_node_fs16 = require("node:fs");
 var import_promises42 = require("node:fs/promises");
 var import_node_os9 = __toESM(require("node:os"), 1);
 var import_node_path29 = __toESM(require("node:path"), 1);
 var import_node_util5 = require("node:util");
-var run4 = (0, import_node_util5.promisify)(import_node_child_process10.execFile);
+var run4 = (0, import_node_util5.promisify)(import_node_child_process9.execFile);
 async function readText(p) {
   try {
     return await (0, import_promises42.readFile)(p, "utf8");
@@ -18378,6 +18325,7 @@ function ttyRenderer(stream, options = {}) {
 }
 
 // packages/builder/src/cli/commands/build.ts
+var TTY_ENV = "BUILD_IMAGE_TTY";
 var FLAGS = [
   { name: "file", short: "f", type: "string" },
   { name: "tag", short: "t", type: "list" },
@@ -18436,6 +18384,7 @@ var buildCommand = {
   async run(argv, io) {
     const args = parseFlags(argv, [...FLAGS]);
     if (args.positionals.length !== 1) throw new UsageError('build needs exactly one CONTEXT path (e.g. ".")');
+    if (process.stderr.isTTY && !process.env[TTY_ENV]) process.env[TTY_ENV] = `${process.stderr.columns || 80}x${process.stderr.rows || 24}`;
     const ns = await ensureUserNamespace();
     if (ns.state === "reexec") return ns.exitCode;
     const get = (n) => args.values.get(n)?.[0];
@@ -18455,8 +18404,10 @@ var buildCommand = {
       ssh[s.id] = socket;
     }
     const progressMode = oneOf(get("progress") ?? "auto", ["auto", "plain", "tty", "json", "quiet"], "progress");
-    const tty = progressMode === "tty" || progressMode === "auto" && process.stderr.isTTY === true && io.env.TERM !== "dumb";
-    const render = args.booleans.has("quiet") || progressMode === "quiet" ? void 0 : progressMode === "json" ? jsonRenderer(io.stderr) : tty ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns ?? 80, rows: process.stderr.rows ?? 24 }, { color: !io.env.NO_COLOR }) : plainRenderer(io.stderr);
+    const term = /^(\d+)x(\d+)$/.exec(io.env[TTY_ENV] ?? "");
+    const onTerminal = process.stderr.isTTY === true || term !== null;
+    const tty = progressMode === "tty" || progressMode === "auto" && onTerminal && io.env.TERM !== "dumb";
+    const render = args.booleans.has("quiet") || progressMode === "quiet" ? void 0 : progressMode === "json" ? jsonRenderer(io.stderr) : tty ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns || Number(term?.[1] ?? 80), rows: process.stderr.rows || Number(term?.[2] ?? 24) }, { color: !io.env.NO_COLOR }) : plainRenderer(io.stderr);
     const tags = list("tag");
     const outputs = list("output").map(parseOutputSpec);
     if (args.booleans.has("load")) throw new UsageError("--load needs a Docker daemon; use --output type=docker,dest=FILE and `docker load -i FILE`");
