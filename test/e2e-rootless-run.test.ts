@@ -121,7 +121,9 @@ describe.each(SNAPSHOTTERS)('rootless RUN (%s snapshotter)', (snapshotter) => {
       expect(r.stderr).not.toMatch(/^error/m);
       expect(r.code).toBe(0);
     }
-    const root = path.join(await unpack(outs[1]!), 'rootfs');
+    const bundle = await unpack(outs[1]!);
+    const root = path.join(bundle, 'rootfs');
+    expect((await runBundle(bundle)).stdout).toBe('round 1\nuid=1000(app) gid=1000(app) groups=1000(app)\n');
     expect(await readFile(path.join(root, 'prev'), 'utf8')).toBe('round 1\n');
     const list = (await readFile(path.join(root, 'ctx-list'), 'utf8')).split(' ');
     expect(list).toContain('a.txt');

@@ -110,6 +110,7 @@ CMD ["cat", "/none", "/host"]
       dockerfile: `FROM busybox
 RUN --security=insecure sh -c 'grep CapEff /proc/self/status | cut -f2 > /insecure-caps'
 RUN sh -c 'grep CapEff /proc/self/status | cut -f2 > /sandbox-caps'
+CMD ["cat", "/sandbox-caps"]
 `,
       snapshotter: 'overlay',
       cacheDir: await makeTempDir('e2e-cache-'),
@@ -120,6 +121,7 @@ RUN sh -c 'grep CapEff /proc/self/status | cut -f2 > /sandbox-caps'
     expect(await readFile(path.join(rootfs, 'insecure-caps'), 'utf8')).toBe(`${hostCaps}\n`);
     // Docker's default 14 capabilities.
     expect(await readFile(path.join(rootfs, 'sandbox-caps'), 'utf8')).toBe('00000000a80425fb\n');
+    expect(await runImage(b.layout)).toBe('00000000a80425fb\n');
   });
 });
 
