@@ -3,28 +3,19 @@
  * parts together — Dockerfile → graph, base images, the solver over the cache, snapshots and the
  * executor — and then writes the outputs.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CacheIndex, ContentStore, resolveCacheDir, type Descriptor, type Digest } from '@build-image/cache';
+import type { ContentStore, Descriptor, Digest } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
-import { createBuildGraph, listBaseImages, parseDockerfile, type BuildGraph, type ImageConfigInfo } from '@build-image/parser';
-import { DockerConfigCredentialStore, RegistryClient } from '../registry/index.js';
-import { RuncExecutor } from '../executor/index.js';
-import { createSnapshotter } from '../snapshot/index.js';
-import { StatCache } from '../context/index.js';
+import type { BuildGraph } from '@build-image/parser';
+import type { RegistryClient } from '../registry/index.js';
 import { putImage, type Image, type ImageConfig } from '../image/index.js';
 import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs, exportRootfsTar } from '../exporter/index.js';
-import type { ProgressEvent, ProgressListener } from '../progress/events.js';
+import type { ProgressListener } from '../progress/events.js';
 import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
-import { exportCache, importCache, type CacheExportSpec, type CacheImportSpec, type RemoteCacheWarning } from '../remote-cache/index.js';
-import { ImageSources } from './image-source.js';
-import { hostPlatformString } from '../platform.js';
-import { Solver, type StageState } from './solver.js';
-import { cacheId, cacheMountHostDir, runStep, type SecretSource } from './run-step.js';
-import { copyStep } from './copy-step.js';
-import { SourceRoots } from './source-roots.js';
-import { workdirStep } from './workdir-step.js';
+import { exportCache, type CacheExportSpec, type CacheImportSpec } from '../remote-cache/index.js';
+import type { StageState } from './solver.js';
+import type { SecretSource } from './run-step.js';
+import { setupBuild } from './setup.js';
 
 /** Options of {@link build}; each mirrors a `build-image build` / `docker buildx build` flag. */
 export interface BuildOptions {
@@ -121,116 +112,19 @@ export interface BuildResult {
  * ```
  */
 export async function build(options: BuildOptions): Promise<BuildResult> {
-  const started = (options.now ?? Date.now)();
-  const events: ProgressEvent[] = [];
+  const now = options.now ?? Date.now;
+  const started = now();
   const misses: Array<{ step: string; reasons: string[] }> = [];
   const emit: ProgressListener = (e) => {
     if (e.type === 'step-done' && e.miss) misses.push({ step: e.step.name, reasons: e.miss });
     options.onProgress?.(e);
-    if (e.type === 'build-done') events.push(e);
   };
-
-  const contextDir = path.resolve(options.context);
-  const file = options.file !== undefined ? path.resolve(options.file) : path.join(contextDir, 'Dockerfile');
-  const fileLabel = options.file ?? 'Dockerfile';
-  const text = options.dockerfile ?? (await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new BuildError('E_DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: e, data: { file } });
-  }));
-
-  const cacheDir = path.resolve(options.cacheDir ?? resolveCacheDir());
-  await mkdir(cacheDir, { recursive: true });
-  const store = new ContentStore({ root: cacheDir });
-  const index = new CacheIndex(store);
-  const registry = new RegistryClient({
-    auth: new DockerConfigCredentialStore(),
-    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
-    ...(options.registryMirrors ? { mirrors: options.registryMirrors } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  const named = new Map((options.buildContexts ?? []).map((c) => [c.name, c] as const));
-  const images = new ImageSources(store, registry, named);
-
-  const tree = parseDockerfile(text, { file: fileLabel });
-  const platform = options.platform;
-  const graphOptions = {
-    file: fileLabel,
-    buildArgs: options.buildArgs ?? {},
-    buildPlatform: hostPlatformString(),
-    ...(platform ? { platform } : {}),
-    ...(options.target ? { target: options.target } : {}),
-  };
-  // Base images first: their ENV and ONBUILD triggers shape the graph (as BuildKit resolves them).
-  const imageConfigs: Record<string, ImageConfigInfo> = {};
-  const bases = listBaseImages(tree, graphOptions);
-  const probe = createBuildGraph(tree, graphOptions);
-  await Promise.all(
-    bases.map(async (b) => {
-      const stage = probe.stages.find((s) => s.index === b.stage);
-      if (!stage) return; // pruned: not needed for the target
-      const img = await images.resolve(b.ref, b.normalizedRef, stage.platform);
-      const c = img.config.config ?? {};
-      imageConfigs[b.ref] = {
-        ...(c.Env ? { env: c.Env } : {}),
-        ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
-        ...(c.Shell ? { shell: c.Shell } : {}),
-        ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
-        ...(c.User ? { user: c.User } : {}),
-      };
-    }),
-  );
-  const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
-  emit({ v: 1, type: 'build-start', time: started, dockerfile: fileLabel, ...(options.target ? { target: options.target } : {}), platform: graph.platform.target.string });
-
-  const cacheMounts = cacheMountDirs(graph, path.join(cacheDir, 'mounts'));
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
-    emit({ v: 1, type: 'log', time: (options.now ?? Date.now)(), level: 'warn', message });
+    emit({ v: 1, type: 'log', time: now(), level: 'warn', message });
   };
-  const registryOptions = {
-    auth: new DockerConfigCredentialStore(),
-    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
-  };
-  for (const source of options.cacheFrom ?? []) {
-    const imported = await importCache({ source, index, store, mounts: cacheMounts }, { registry: registryOptions, ...(options.signal ? { signal: options.signal } : {}) });
-    for (const w of imported.warnings) warn(`cache import ${imported.cache}: ${w.message}`);
-    if (imported.found) emit({ v: 1, type: 'log', time: (options.now ?? Date.now)(), level: 'info', message: `imported ${imported.entries} cache entries from ${imported.cache}` });
-  }
-
-  const snapshotter = await createSnapshotter({ root: path.join(cacheDir, 'snapshots'), mode: options.snapshotter ?? 'auto' });
-  const executor = new RuncExecutor({ stateDir: path.join(cacheDir, 'runtime'), runtime: options.ociRuntime ?? 'runc' });
-  const statCache = await StatCache.load(cacheDir, contextDir).catch(() => undefined);
-  const namedLocal = new Map([...named.values()].filter((c) => c.kind === 'local').map((c) => [c.name, path.resolve((c as { dir: string }).dir)] as const));
-  const roots = new SourceRoots(contextDir, options.dockerfile === undefined ? file : undefined, namedLocal, statCache);
-  const secrets = new Map(Object.entries(options.secrets ?? {}));
-  const solver = new Solver({
-    store,
-    index,
-    snapshotter,
-    images,
-    graph,
-    dockerfileText: text,
-    emit,
-    projectId: createHash('sha256').update(`${contextDir}\0${file}`).digest('hex').slice(0, 16),
-    layerOps: {
-      RUN: runStep({
-        executor,
-        mounts: roots,
-        secrets,
-        ssh: new Map(Object.entries(options.ssh ?? {})),
-        cacheMountsDir: path.join(cacheDir, 'mounts'),
-        allowInsecure: (options.allow ?? []).includes('security.insecure'),
-        network: options.network ?? 'host',
-      }),
-      COPY: copyStep({ roots }),
-      ADD: copyStep({ roots }),
-      WORKDIR: workdirStep(),
-    },
-    ...(options.noCache ? { noCache: true } : {}),
-    ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const { graph, store, index, registry, registryOptions, cacheMounts, solver } = await setupBuild(options, emit, warn, { plan: false });
 
   const state = await solver.solveTarget();
   const epoch = options.sourceDateEpoch !== undefined ? new Date(options.sourceDateEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z') : undefined;
@@ -317,13 +211,6 @@ function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<str
   config.created = epoch ?? last ?? new Date(0).toISOString();
   config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
   return config;
-}
-
-/** Host directories of the graph's `RUN --mount=type=cache` ids, for exporting and importing them. */
-function cacheMountDirs(graph: BuildGraph, mountsDir: string): Array<{ id: string; dir: string }> {
-  const ids = new Set<string>();
-  for (const stage of graph.stages) for (const step of stage.steps) for (const m of step.mounts ?? []) if (m.type === 'cache') ids.add(cacheId(m));
-  return [...ids].map((id) => ({ id, dir: cacheMountHostDir(mountsDir, id) }));
 }
 
 async function writeOutputs(image: Image, store: ContentStore, registry: RegistryClient, options: BuildOptions): Promise<OutputResult[]> {

@@ -4,6 +4,7 @@
  * --checksum). The key covers what reaches the layer: the content hash of every selected file
  * (never mtimes), the destination, --chown/--chmod/--link/--parents/--exclude.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, rm, utimes, writeFile, chmod as fsChmod } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
 import type { KeyPart } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
 import { parseChmod, type AddInstruction, type ChmodSpec, type CopyInstruction, type StepSource } from '@build-image/parser';
@@ -18,7 +20,7 @@ import { hashSelection, selectSources, type Selection } from '../context/index.j
 import { copyIntoRoot, mkdirAllInRoot, type Owner } from '../fileop/copy.js';
 import { resolveChown } from '../fileop/chown.js';
 import { resolveInRoot } from '../rootfs/resolve.js';
-import { applyLayer, detectCompression } from '../layer/index.js';
+import { applyLayer, decompressedStream, detectCompression } from '../layer/index.js';
 import type { MutableSnapshot } from '../snapshot/index.js';
 import type { LayerOp, StepContext } from './solver.js';
 import type { SourceRoot, SourceRoots } from './source-roots.js';
@@ -284,17 +286,60 @@ async function download(url: string, checksum: string | undefined, cleanup: Arra
   return { url, file, sha };
 }
 
-/** Local archives ADD unpacks: tar, optionally gzip/bzip2/xz compressed (checked by content). */
-async function isArchive(file: string): Promise<boolean> {
+/**
+ * The tar stream inside a local archive: plain, gzip or zstd through the layer decompressor,
+ * bzip2 and xz through the system's `bzip2`/`xz` (go-archive's DecompressStream also reads them).
+ */
+async function archiveTar(file: string): Promise<Readable> {
   const fh = await open(file, 'r');
+  let kind: ReturnType<typeof detectCompression>;
   try {
-    const head = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(head, 0, 512, 0);
-    const kind = detectCompression(head.subarray(0, bytesRead));
-    if (kind !== 'none') return true;
-    return bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await fh.read(head, 0, 16, 0);
+    kind = detectCompression(head.subarray(0, bytesRead));
   } finally {
     await fh.close();
+  }
+  if (kind === 'bzip2' || kind === 'xz') {
+    const child = spawn(kind, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const out = child.stdout;
+    child.on('error', (e) => out.destroy(e));
+    child.on('close', (code) => {
+      if (code !== 0 && code !== null) out.destroy(new BuildError('E_ADD_ARCHIVE', `${kind} -dc ${path.basename(file)} failed (${code}): ${stderr.trim()}`));
+    });
+    out.on('close', () => child.kill());
+    return out;
+  }
+  return decompressedStream(createReadStream(file));
+}
+
+/**
+ * BuildKit's `isArchivePath`: a regular file is an archive ADD unpacks when it decompresses and
+ * a first tar header reads from it. Anything else — a gzip of plain text, a `.tar` that is not
+ * one, an empty tar — is copied as it is.
+ */
+async function isArchive(file: string): Promise<boolean> {
+  let input: Readable;
+  try {
+    input = await archiveTar(file);
+  } catch {
+    return false;
+  }
+  const extract = tar.extract();
+  try {
+    return await new Promise<boolean>((resolve) => {
+      extract.once('entry', () => resolve(true));
+      extract.once('finish', () => resolve(false));
+      extract.once('error', () => resolve(false));
+      input.once('error', () => resolve(false));
+      input.pipe(extract);
+    });
+  } finally {
+    input.unpipe(extract);
+    input.destroy();
+    extract.destroy();
   }
 }
 
@@ -302,5 +347,5 @@ async function isArchive(file: string): Promise<boolean> {
 async function unpackArchive(file: string, destRoot: string, dest: string, owner: Owner | undefined): Promise<void> {
   await mkdirAllInRoot(destRoot, dest, 0o755, owner ?? { uid: 0, gid: 0 });
   const target = await resolveInRoot(destRoot, dest);
-  await applyLayer(target, createReadStream(file), { whiteouts: 'none', ...(owner ? { owner } : {}) });
+  await applyLayer(target, await archiveTar(file), { whiteouts: 'none', ...(owner ? { owner } : {}) });
 }

@@ -59,7 +59,35 @@ export interface StageState {
   cmdSet: boolean;
   /** History entries that came with the base image (SOURCE_DATE_EPOCH leaves their times alone). */
   baseHistoryLength: number;
+  /** Plan mode: a step's inputs are only known after something runs, so later keys are too. */
+  keyUnknown?: boolean;
 }
+
+/** Plan mode: what a layer step would do. */
+export type Prediction = 'hit' | 'miss' | 'unknown';
+
+export interface PlannedStep {
+  /** As in progress events (`#N`, `[stage i/n]`). */
+  step: StepRef;
+  kind: Step['kind'];
+  prediction: Prediction;
+  /** The cache key, when it can be computed before running. */
+  key?: CacheKey;
+  /** Why it misses (or why it cannot be known); empty for hits. */
+  reasons: string[];
+  /** The cached layer a hit reuses. */
+  layer?: { digest: string; size: number };
+}
+
+/** Plan mode: an input that exists only once the build has run something (a rebuilt stage's files). */
+export class InputsUnknownError extends Error {}
+
+/** Plan mode: the layer a step that would run will make; its content is unknown. */
+const PENDING_LAYER: LayerDescriptor = {
+  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  digest: `sha256:${'0'.repeat(64)}` as LayerDescriptor['digest'],
+  size: 0,
+};
 
 /** A step that makes a layer, as the step modules implement it. */
 export interface LayerOp {
@@ -101,6 +129,11 @@ export interface SolverOptions {
   /** Step kinds that make layers, wired by build.ts (keeps this module free of executor/context imports). */
   layerOps: Partial<Record<Step['kind'], LayerOpFactory>>;
   noCache?: boolean;
+  /**
+   * Predict instead of build: every layer step's key is computed and looked up without changing
+   * the cache, nothing runs, and the outcome is in {@link Solver.planned}.
+   */
+  plan?: boolean;
   /** SOURCE_DATE_EPOCH in seconds: clamps layer times, part of every layer key. */
   sourceDateEpoch?: number;
   /** Stages built at once. Default 2 (the machines this targets have 2 cores). */
@@ -119,6 +152,8 @@ export class Solver {
   readonly counts = { run: 0, cached: 0 };
   /** Every layer step's key, for exporting the cache (`--cache-to`, mode=min keeps the target's). */
   readonly entries: Array<{ key: CacheKey; stepId: string; stage: number }> = [];
+  /** Plan mode: the predictions, in step order. */
+  readonly planned: PlannedStep[] = [];
 
   constructor(options: SolverOptions) {
     this.options = options;
@@ -140,6 +175,20 @@ export class Solver {
   /** The final state of the target stage. */
   solveTarget(): Promise<StageState> {
     return this.stage(this.options.graph.target);
+  }
+
+  /**
+   * A stage whose files or key another step reads (COPY --from, RUN --mount from=). In plan mode
+   * it may not be knowable yet: then the reading step's inputs are unknown too.
+   */
+  async sourceStage(index: number): Promise<StageState> {
+    const state = await this.stage(index);
+    if (state.keyUnknown) throw new InputsUnknownError(`it reads stage ${this.stageLabel(index)}, whose result is only known after it runs`);
+    return state;
+  }
+
+  private stageLabel(index: number): string {
+    return this.options.graph.stages.find((s) => s.index === index)?.name ?? `stage-${index}`;
   }
 
   /** A stage's final state; each stage is solved once, its dependencies first and in parallel. */
@@ -177,7 +226,7 @@ export class Solver {
       }
       case 'stage': {
         const base = await this.stage(stage.base.index);
-        return { config: stageStartConfig(base.config), layers: [...base.layers], key: base.key, cmdSet: false, baseHistoryLength: base.baseHistoryLength };
+        return { config: stageStartConfig(base.config), layers: [...base.layers], key: base.key, cmdSet: false, baseHistoryLength: base.baseHistoryLength, ...(base.keyUnknown ? { keyUnknown: true } : {}) };
       }
       case 'image': {
         const img = await this.options.images.resolve(stage.base.ref, stage.base.normalizedRef, stage.platform);
@@ -266,7 +315,8 @@ export class Solver {
   }
 
   private async layerStep(ctx: StepContext, factory: LayerOpFactory): Promise<void> {
-    const { stage, step, state, ref } = ctx;
+    if (this.options.plan) return this.planStep(ctx, factory);
+    const { step, state, ref } = ctx;
     const emit = this.options.emit;
     const started = this.now();
     emit({ v: 1, type: 'step-start', time: started, step: ref });
@@ -283,18 +333,64 @@ export class Solver {
     }
   }
 
-  private async cachedOrRun(ctx: StepContext, op: LayerOp, started: number): Promise<void> {
-    const { stage, step, state, ref } = ctx;
-    const emit = this.options.emit;
+  /** The step's key: its parts framed with the parent key, the platform and the solver's settings. */
+  private keyOf(ctx: StepContext, op: LayerOp): { key: CacheKey; preimage: KeyPreimage; stepId: string } {
     const parts: KeyPart[] = [
-      { type: 'parent', value: op.independent ? null : state.key },
-      { type: 'platform', value: stage.platform.string },
+      { type: 'parent', value: op.independent ? null : ctx.state.key },
+      { type: 'platform', value: ctx.stage.platform.string },
       { type: 'extra', name: 'solver', value: KEY_CONFIG },
       ...(this.options.sourceDateEpoch !== undefined ? [{ type: 'extra', name: 'source-date-epoch', value: String(this.options.sourceDateEpoch) } as KeyPart] : []),
       ...op.parts,
     ];
-    const { key, preimage } = computeCacheKey(parts);
-    const stepId = stepIdentity(this.options.projectId, stage, step);
+    return { ...computeCacheKey(parts), stepId: stepIdentity(this.options.projectId, ctx.stage, ctx.step) };
+  }
+
+  /** The key the next step builds on: a --link layer is keyed independently, then chained. */
+  private nextKey(state: StageState, op: LayerOp, key: CacheKey): CacheKey {
+    return op.independent ? computeCacheKey([{ type: 'parent', value: state.key }, { type: 'input', name: 'link', value: key }]).key : key;
+  }
+
+  /** Plan mode: the key is computed and looked up (with `peek`, which changes nothing); nothing runs. */
+  private async planStep(ctx: StepContext, factory: LayerOpFactory): Promise<void> {
+    const { step, state, ref } = ctx;
+    const record = (p: Omit<PlannedStep, 'step' | 'kind'>) => this.planned.push({ step: ref, kind: step.kind, ...p });
+    if (state.keyUnknown) {
+      record({ prediction: 'unknown', reasons: ['an earlier step of this stage has inputs only known after running'] });
+      state.layers.push(PENDING_LAYER);
+      return;
+    }
+    let op: LayerOp;
+    try {
+      op = await factory(ctx);
+    } catch (e) {
+      if (!(e instanceof InputsUnknownError)) throw e;
+      record({ prediction: 'unknown', reasons: [`inputs unknown until the build runs: ${e.message}`] });
+      state.keyUnknown = true;
+      state.layers.push(PENDING_LAYER);
+      return;
+    }
+    try {
+      const { key, preimage, stepId } = this.keyOf(ctx, op);
+      const hit = this.options.noCache ? undefined : await this.options.index.peek(key);
+      // As CacheIndex.get: an entry whose blob is gone is a miss.
+      const layer = hit?.layers?.[0] && (await this.store.has(hit.layers[0].digest)) ? hit.layers[0] : undefined;
+      if (layer) {
+        record({ prediction: 'hit', key, reasons: [], layer: { digest: layer.digest, size: layer.size } });
+        state.layers.push(layer);
+      } else {
+        record({ prediction: 'miss', key, reasons: await this.explain(stepId, preimage) });
+        state.layers.push(PENDING_LAYER);
+      }
+      state.key = this.nextKey(state, op, key);
+    } finally {
+      await op.dispose?.();
+    }
+  }
+
+  private async cachedOrRun(ctx: StepContext, op: LayerOp, started: number): Promise<void> {
+    const { step, state, ref } = ctx;
+    const emit = this.options.emit;
+    const { key, preimage, stepId } = this.keyOf(ctx, op);
     const hit = this.options.noCache ? undefined : await this.options.index.get(key, { stepId });
     let layer: LayerDescriptor;
     // When the layer was first made: history times come from it, so a cached rebuild (here or on
@@ -319,8 +415,8 @@ export class Solver {
     }
     state.layers.push(layer);
     state.config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
-    state.key = op.independent ? computeCacheKey([{ type: 'parent', value: state.key }, { type: 'input', name: 'link', value: key }]).key : key;
-    this.entries.push({ key, stepId, stage: stage.index });
+    state.key = this.nextKey(state, op, key);
+    this.entries.push({ key, stepId, stage: ctx.stage.index });
     addHistory(state.config, op.createdBy, { layer: true, buildkitSuffix: op.buildkitSuffix, created: createdAt });
   }
 
@@ -351,6 +447,7 @@ export class Solver {
 
   /** A writable snapshot over `layers` (extracting each layer from the store once). */
   prepare(layers: readonly LayerDescriptor[]): Promise<MutableSnapshot> {
+    if (layers.includes(PENDING_LAYER)) return Promise.reject(new InputsUnknownError('its source is a stage that will be rebuilt first'));
     const lowers: LowerLayer[] = layers.map((l) => ({
       diffId: l.diffId!,
       apply: async (dir, mode) => {

@@ -71,7 +71,7 @@ export class SourceRoots {
         return this.snapshotRoot(ctx, img.layers, cleanup);
       }
       case 'stage': {
-        const state = await ctx.solver.stage(source.index);
+        const state = await ctx.solver.sourceStage(source.index);
         return this.snapshotRoot(ctx, state.layers, cleanup);
       }
     }
@@ -93,7 +93,7 @@ export class SourceRoots {
       case 'scratch':
         return 'scratch';
       case 'stage':
-        return `stage:${(await ctx.solver.stage(source.index)).key}:${subpath}`;
+        return `stage:${(await ctx.solver.sourceStage(source.index)).key}:${subpath}`;
       case 'image':
         if (!this.namedLocalDirs.has(source.ref)) {
           const img = await ctx.solver.options.images.resolve(source.ref, source.normalizedRef, ctx.stage.platform);
