@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   build,
+  buildMetadata,
+  humanSize,
   parseBuildContextSpec,
   parseCacheExportSpec,
   parseCacheImportSpec,
@@ -145,31 +147,10 @@ export async function readInputs(env: Env, io: ActionIO): Promise<{ options: Bui
   return { options, cleanup };
 }
 
-/** build-push-action's `metadata` output: buildx's `--metadata-file` keys, plus the cache report. */
-export function metadataOf(result: BuildResult, tags: string[]): Record<string, unknown> {
-  return {
-    'containerimage.config.digest': result.configDigest,
-    'containerimage.descriptor': result.descriptor,
-    'containerimage.digest': result.digest,
-    ...(tags.length ? { 'image.name': tags.join(',') } : {}),
-    'build-image.cache': result.cache,
-  };
-}
-
 function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/`/g, "'");
 }
 
-function size(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB'];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(2)} ${units[u]}`;
-}
 
 /** The job summary: what was built, where it went, and the cache report with every miss's reason. */
 export function summaryMarkdown(result: BuildResult, options: BuildOptions, durationMs: number): string {
@@ -182,7 +163,7 @@ export function summaryMarkdown(result: BuildResult, options: BuildOptions, dura
     `| Digest | \`${result.digest}\` |`,
     `| Image ID (config) | \`${result.configDigest}\` |`,
     `| Platform | ${result.config.os}/${result.config.architecture}${result.config.variant ? `/${result.config.variant}` : ''} |`,
-    `| Size | ${size(result.size)} (${result.config.rootfs?.diff_ids?.length ?? 0} layers) |`,
+    `| Size | ${humanSize(result.size)} (${result.config.rootfs?.diff_ids?.length ?? 0} layers) |`,
     `| Steps | ${result.cache.run} run, ${result.cache.cached} cached |`,
     `| Duration | ${(durationMs / 1000).toFixed(1)}s |`,
     ...result.outputs.map((o) => `| Output | ${o.type}: \`${mdEscape(o.destination)}\`${o.digest ? ` (\`${o.digest}\`)` : ''} |`),
@@ -219,7 +200,7 @@ export async function runAction(env: Env, io: ActionIO): Promise<number> {
     const tags = inputs.options.tags ?? [];
     setOutput(env, io.write, 'imageid', result.configDigest);
     setOutput(env, io.write, 'digest', result.digest);
-    setOutput(env, io.write, 'metadata', JSON.stringify(metadataOf(result, tags), null, 2));
+    setOutput(env, io.write, 'metadata', JSON.stringify(buildMetadata(result, tags), null, 2));
     setOutput(env, io.write, 'cache-report', JSON.stringify(result.cache));
     if (!/^(false|0)$/i.test(env.DOCKER_BUILD_SUMMARY ?? 'true')) appendSummary(env, summaryMarkdown(result, inputs.options, Date.now() - started));
     return 0;

@@ -12,11 +12,13 @@
  * console.log(result.digest, `${result.cache.cached} steps cached`);
  * ```
  */
-export { build, type BuildOptions, type BuildResult, type OutputResult } from './solve/build.js';
+export { build, buildMetadata, type BuildOptions, type BuildResult, type OutputResult } from './solve/build.js';
+export { planBuild, formatPlan, type BuildPlan, type PlannedStep, type Prediction } from './plan/index.js';
 export type { SecretSource } from './solve/run-step.js';
 export { StepFailedError } from './solve/errors.js';
 export type { ProgressEvent, ProgressListener, StepRef } from './progress/events.js';
 export { plainRenderer, jsonRenderer } from './progress/plain.js';
+export { ttyRenderer, humanSize } from './progress/tty.js';
 export {
   parseOutputSpec,
   parseBuildContextSpec,
@@ -30,7 +32,6 @@ export {
   type SshSpec,
 } from './options/specs.js';
 export { probe, formatProbe, ensureUserNamespace, type ProbeReport } from './rootless/index.js';
-export { main as cliMain } from './cli/main.js';
 
 export * from './reference/index.js';
 export {

@@ -103,6 +103,23 @@ export interface BuildResult {
 }
 
 /**
+ * What buildx writes with `--metadata-file` (and build-push-action's `metadata` output), plus our
+ * cache report under `build-image.cache`.
+ *
+ * @example
+ * await writeFile('meta.json', JSON.stringify(buildMetadata(result, ['app:1'])))
+ */
+export function buildMetadata(result: BuildResult, names: readonly string[]): Record<string, unknown> {
+  return {
+    'containerimage.config.digest': result.configDigest,
+    'containerimage.descriptor': result.descriptor,
+    'containerimage.digest': result.digest,
+    ...(names.length ? { 'image.name': names.join(',') } : {}),
+    'build-image.cache': result.cache,
+  };
+}
+
+/**
  * Builds a Dockerfile.
  *
  * @example

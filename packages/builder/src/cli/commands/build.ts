@@ -1,7 +1,7 @@
 /** `build-image build`: `docker buildx build` flags over the library's {@link build}. */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { build, type BuildOptions, type BuildResult } from '../../solve/build.js';
+import { build, buildMetadata, type BuildOptions } from '../../solve/build.js';
 import { parseBuildContextSpec, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../../options/specs.js';
 import { parseCacheExportSpec, parseCacheImportSpec } from '../../remote-cache/index.js';
 import { jsonRenderer, plainRenderer } from '../../progress/plain.js';
@@ -57,17 +57,6 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`invalid --${flag} "${value}": expected one of ${allowed.join(', ')}`);
   return value as T;
-}
-
-/** buildx's `--metadata-file` keys, plus our cache report. */
-export function metadataOf(result: BuildResult, names: string[]): Record<string, unknown> {
-  return {
-    'containerimage.digest': result.digest,
-    'containerimage.config.digest': result.configDigest,
-    'containerimage.descriptor': result.descriptor,
-    ...(names.length ? { 'image.name': names.join(',') } : {}),
-    'build-image.cache': result.cache,
-  };
 }
 
 export const buildCommand: CommandSpec = {
@@ -161,7 +150,7 @@ export const buildCommand: CommandSpec = {
         signal: abort.signal,
       });
       const metadataFile = get('metadata-file');
-      if (metadataFile) await writeFile(path.resolve(io.cwd, metadataFile), JSON.stringify(metadataOf(result, tags), null, 2) + '\n');
+      if (metadataFile) await writeFile(path.resolve(io.cwd, metadataFile), JSON.stringify(buildMetadata(result, tags), null, 2) + '\n');
       const iidfile = get('iidfile');
       if (iidfile) await writeFile(path.resolve(io.cwd, iidfile), result.configDigest);
       if (!outputs.length && !args.booleans.has('push') && render) {
