@@ -5,7 +5,7 @@
 import { lstat, readFile, readlink, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addedLayers, e2eBuild, FS_CHANGES_DOCKERFILE as DOCKERFILE, runBundle, SNAPSHOTTERS, unpack, type E2EBuild, type LayerEntry } from './helpers/e2e-run.js';
+import { addedLayers, e2eBuild, FS_CHANGES_DOCKERFILE as DOCKERFILE, readConfig, runBundle, SNAPSHOTTERS, unpack, type E2EBuild, type LayerEntry } from './helpers/e2e-run.js';
 import { cleanupTempDirs, makeTempDir } from './helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
@@ -109,6 +109,10 @@ describe.each(SNAPSHOTTERS)('identical layers in one chain (%s snapshotter)', (s
     });
     const layers = await addedLayers(b.layout);
     expect(layers.map((l) => l.length)).toEqual([0, 0, 0, 1]);
+    // An empty diff is the 1024-byte end-of-archive tar, the diffID every Docker/BuildKit empty layer has.
+    const diffIds = ((await readConfig(b.layout)).config as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    const empty = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+    expect(diffIds.slice(1)).toEqual([empty, empty, empty, expect.not.stringMatching(empty)]);
     expect(layers[3]![0]).toMatchObject({ name: 'ok', type: 'file' });
     expect(await runBundle(await unpack(b.layout)).then((r) => r.stdout)).toBe('ok\n');
   });
