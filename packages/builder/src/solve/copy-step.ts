@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, rm, utimes, writeFile, chmod as fsChmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { KeyPart } from '@build-image/cache';
@@ -304,7 +304,9 @@ async function archiveTar(file: string): Promise<Readable> {
     const child = spawn(kind, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const out = child.stdout;
+    // Consumed from the start: Node resumes (and so drops) a child's unread stdout when it exits.
+    const out = new PassThrough();
+    child.stdout.pipe(out);
     child.on('error', (e) => out.destroy(e));
     child.on('close', (code) => {
       if (code !== 0 && code !== null) out.destroy(new BuildError('E_ADD_ARCHIVE', `${kind} -dc ${path.basename(file)} failed (${code}): ${stderr.trim()}`));
