@@ -3,19 +3,21 @@
  * layouts, unpacked with `umoci unpack` (strict: every digest and size is checked) and compared
  * entry by entry with what BuildKit's Dockerfile frontend and fsutil copier produce.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
+import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildContextSpec } from '@build-image/builder';
 import { makeBusyboxImage, PASSWD, type BusyboxImage } from './helpers/busybox-image.js';
 import { buildImage, dir, file, listTree, readLayout, skopeoInspect, symlinkTo, unpackLayout, type BuildImageOptions, type TreeEntryInfo } from './helpers/e2e.js';
-import { cleanupTempDirs, makeTempDir, type Tree } from './helpers/tmp.js';
+import { cleanupTempDirs, makeTempDir, writeTree, type Tree } from './helpers/tmp.js';
 
 let busybox: BusyboxImage;
 let cacheDir: string;
@@ -300,9 +302,13 @@ describe('ADD', () => {
   let url: string;
   const payload = 'downloaded\n';
   const payloadSha = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
+  let remoteTar: Buffer;
   beforeAll(async () => {
     server = http.createServer((req, res) => {
-      if (req.url === '/files/payload.txt') {
+      if (req.url === '/files/remote.tar.gz') {
+        res.writeHead(200, { 'content-type': 'application/gzip' });
+        res.end(remoteTar);
+      } else if (req.url === '/files/payload.txt') {
         res.writeHead(200, { 'content-type': 'text/plain', 'last-modified': 'Tue, 02 Jan 2024 03:04:05 GMT' });
         res.end(payload);
       } else {
@@ -310,6 +316,9 @@ describe('ADD', () => {
         res.end();
       }
     });
+    const tmp = await makeTempDir('e2e-remote-tar-');
+    await tarGz(path.join(tmp, 'r.tar.gz'));
+    remoteTar = await readFile(path.join(tmp, 'r.tar.gz'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -330,7 +339,7 @@ describe('ADD', () => {
   it('a local tar.gz is unpacked (owners and modes from the archive), a plain file copied, a URL downloaded 0600 with --checksum', async () => {
     const ctx = await makeTempDir('e2e-add-ctx-');
     await tarGz(path.join(ctx, 'pkg.tar.gz'));
-    const { tree, img } = await buildAndUnpack(
+    const { tree, img, rootfs } = await buildAndUnpack(
       [
         'FROM scratch',
         'ADD pkg.tar.gz /unpacked/',
@@ -342,6 +351,8 @@ describe('ADD', () => {
       { context: ctx },
       { 'a.txt': { content: 'A', mode: 0o640 } },
     );
+    // BuildKit's HTTP source: the file's mtime is the Last-Modified time.
+    expect((await stat(path.join(rootfs, 'dl/payload.txt'))).mtime.toISOString()).toBe('2024-01-02T03:04:05.000Z');
     expect(tree).toEqual({
       unpacked: dir(),
       'unpacked/pkg': dir('0700', 5, 6),
@@ -359,6 +370,43 @@ describe('ADD', () => {
       `ADD ${url}/files/payload.txt /dl/ # buildkit`,
       `ADD ${url}/files/payload.txt /dl-renamed.txt # buildkit`,
     ]);
+  });
+
+  it('ADD --chown applies to every unpacked entry; a remote archive is not unpacked', async () => {
+    const ctx = await makeTempDir('e2e-add-ctx-');
+    await tarGz(path.join(ctx, 'pkg.tar.gz'));
+    const { tree } = await buildAndUnpack(`FROM scratch\nADD --chown=7:8 pkg.tar.gz /owned/\nADD ${url}/files/remote.tar.gz /remote/\n`, { context: ctx }, {});
+    expect(tree).toEqual({
+      owned: dir('0755', 7, 8),
+      'owned/pkg': dir('0700', 7, 8),
+      'owned/pkg/tool': { ...file('tool\n', '0750', 7, 8), nlink: 2 },
+      'owned/pkg/hard': { ...file('tool\n', '0750', 7, 8), nlink: 2 },
+      'owned/pkg/link': symlinkTo('tool', 7, 8),
+      remote: dir(),
+      'remote/remote.tar.gz': { type: 'file', mode: '0600', uid: 0, gid: 0, content: tree['remote/remote.tar.gz']?.content ?? '' },
+    });
+    expect(tree['remote/remote.tar.gz']!.content).toMatch(/^(<\d+ bytes>|\u001f)/);
+  });
+
+  it('only real archives are unpacked (BuildKit isArchivePath): bzip2 and xz tars are; a gzip of text, a fake or empty .tar are copied', async () => {
+    const src = await makeTempDir('e2e-add-tar-src-');
+    await writeTree(src, { 'd/f': 'hi\n' });
+    const plainTar = execFileSync('tar', ['-C', src, '--owner=0', '--group=0', '-cf', '-', 'd']);
+    const gzText = gzipSync('hello world\n');
+    const files: Tree = {
+      'data.gz': gzText,
+      'fake.tar': 'not a tar',
+      'empty.tar': Buffer.alloc(1024),
+      'a.tar.bz2': execFileSync('bzip2', ['-c'], { input: plainTar }),
+      'a.tar.xz': execFileSync('xz', ['-c'], { input: plainTar }),
+    };
+    const { tree } = await buildAndUnpack('FROM scratch\nADD data.gz fake.tar empty.tar /x/\nADD a.tar.bz2 /bz/\nADD a.tar.xz /xz/\n', {}, files);
+    expect(Object.keys(tree)).toEqual(['bz', 'bz/d', 'bz/d/f', 'x', 'x/data.gz', 'x/empty.tar', 'x/fake.tar', 'xz', 'xz/d', 'xz/d/f']);
+    expect(tree['bz/d/f']).toEqual(file('hi\n'));
+    expect(tree['xz/d/f']).toEqual(file('hi\n'));
+    expect(tree['x/fake.tar']).toEqual(file('not a tar'));
+    expect(tree['x/data.gz']).toEqual(file(gzText.toString('utf8')));
+    expect(tree['x/empty.tar']).toEqual(file('\0'.repeat(1024)));
   });
 
   it('a wrong --checksum fails the build and names both digests', async () => {
