@@ -6,7 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, 'dist');
+// `node action/build.mjs --check`: bundle to a temp file and fail if dist/index.js differs (CI runs it
+// through the test suite, so a library change without a rebuilt bundle does not land).
+const check = process.argv.includes('--check');
+const dist = check ? (await import('node:fs')).mkdtempSync(path.join((await import('node:os')).tmpdir(), 'action-bundle-')) : path.join(here, 'dist');
 mkdirSync(dist, { recursive: true });
 await build({
   entryPoints: [path.join(here, 'src/main.ts')],
@@ -25,6 +28,16 @@ await build({
   minify: false,
   logLevel: 'warning',
 });
+if (check) {
+  const { readFileSync, rmSync } = await import('node:fs');
+  const same = readFileSync(path.join(dist, 'index.js')).equals(readFileSync(path.join(here, 'dist/index.js')));
+  rmSync(dist, { recursive: true, force: true });
+  if (!same) {
+    console.error('action/dist/index.js is out of date: run `node action/build.mjs` and commit it');
+    process.exit(1);
+  }
+  process.exit(0);
+}
 for (const arch of ['x64', 'arm64']) {
   const candidates = [
     path.join(here, `../node_modules/@napi-rs/xattr-linux-${arch}-gnu/xattr.linux-${arch}-gnu.node`),
