@@ -16,7 +16,9 @@ import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build, cliMain, type BuildOptions, type BuildResult, type ProgressEvent } from '@build-image/builder';
+import { build, type BuildOptions, type BuildResult, type ProgressEvent } from '@build-image/builder';
+// The CLI is not part of the library's index; tests run it in-process from its source.
+import { main as cliMain } from '../../packages/builder/src/cli/main.js';
 import { makeTempDir, writeTree, type Tree } from './tmp.js';
 
 const execFileP = promisify(execFile);
