@@ -4,7 +4,9 @@
  * key by id only and never the history.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import type { KeyPart } from '@build-image/cache';
@@ -36,6 +38,7 @@ export interface RunStepDeps {
 }
 
 const locks = new Map<string, Promise<void>>();
+const execFileP = promisify(execFile);
 
 /** A RUN's command: argv plus, for a lone heredoc with a shebang, the script BuildKit mounts at `/dev/pipes/<name>`. */
 export interface RunCommand {
@@ -215,6 +218,9 @@ async function resolveMount(
         unlock.push(await lock(hostDir));
       }
       await mkdir(deps.cacheMountsDir, { recursive: true });
+      // `from=`: a cache used for the first time starts as a copy of that source (the stage,
+      // context or image at `source`), as BuildKit bases the cache mount on it.
+      if (m.from) await seedCacheDir(hostDir, await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup));
       return { type: 'cache', hostDir, target: m.target, readonly: m.readOnly, ...(m.uid !== undefined ? { uid: m.uid } : {}), ...(m.gid !== undefined ? { gid: m.gid } : {}), ...(m.mode !== undefined ? { mode: m.mode } : {}) };
     }
     case 'tmpfs':
@@ -244,6 +250,21 @@ async function resolveMount(
       secretEnv.push(`SSH_AUTH_SOCK=${target}`);
       return { type: 'ssh', socketPath: socket, target };
     }
+  }
+}
+
+/** Fills a cache dir that does not exist yet with a copy of `source` (owners, modes and links kept). */
+async function seedCacheDir(hostDir: string, source: string): Promise<void> {
+  const exists = () => stat(hostDir).then(() => true, () => false);
+  if (await exists()) return;
+  const tmp = `${hostDir}.seed-${process.pid}-${Date.now()}`;
+  try {
+    await execFileP('cp', ['-a', '--', source, tmp]);
+    await rename(tmp, hostDir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    // Another build seeded it first: theirs is as good.
+    if (!(await exists())) throw e;
   }
 }
 
