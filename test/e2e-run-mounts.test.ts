@@ -175,3 +175,83 @@ describe('required secrets', () => {
     expect((err as Error).message).toContain('--secret id=needed');
   });
 });
+
+describe('mount options and targets', () => {
+  let b: E2EBuild;
+  let root: string;
+  let names: string[];
+
+  beforeAll(async () => {
+    b = await e2eBuild({
+      dockerfile: `FROM busybox AS seed
+RUN mkdir /seed && echo seeded > /seed/s
+
+FROM busybox
+RUN --mount=type=cache,target=/c1,uid=1000,gid=1000,mode=0700 sh -c 'mkdir /out; stat -c "%a %u %g" /c1 > /out/cache-stat'
+RUN --mount=type=cache,target=/c2,from=seed,source=/seed sh -c 'cat /c2/s > /out/cache-seeded'
+RUN --mount=type=cache,target=/c3,ro sh -c 'touch /c3/x 2>/dev/null && echo writable > /out/cache-ro || echo read-only > /out/cache-ro'
+RUN --mount=type=bind,from=busybox,source=/etc/passwd,target=/deep/er/img-passwd sh -c 'head -1 /deep/er/img-passwd > /out/bind-image'
+RUN --mount=type=secret,id=tok,target=/etc/custom/tok,mode=0444,uid=1000 sh -c 'stat -c "%a %u" /etc/custom/tok > /out/secret-custom; cat /etc/custom/tok > /dev/null'
+RUN --mount=type=tmpfs,target=/small,size=1m sh -c 'if head -c 2097152 /dev/zero > /small/big 2>/dev/null; then echo unlimited; else echo limited; fi > /out/tmpfs-size'
+USER app
+RUN --mount=type=cache,target=/home/app/c4 sh -c 'touch /home/app/c4/x 2>/dev/null && echo app-writes > /tmp/cache-user || echo root-owned > /tmp/cache-user'
+`,
+      files: { 'a.txt': 'single file\n' },
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+      secrets: { tok: { file: await (async () => { const d = await makeTempDir('e2e-secret-'); await writeTree(d, { tok: 'custom-target-secret' }); return path.join(d, 'tok'); })() } },
+    });
+    names = (await addedLayers(b.layout)).flat().map((e) => e.name);
+    root = path.join(await unpack(b.layout), 'rootfs');
+  });
+  const out = (name: string) => readFile(path.join(root, 'out', name), 'utf8');
+
+  it('creates a cache dir with the given uid, gid and mode', async () => {
+    expect(await out('cache-stat')).toBe('700 1000 1000\n');
+  });
+
+  it('seeds a cache mount from a stage (from=, source=)', async () => {
+    expect(await out('cache-seeded')).toBe('seeded\n');
+  });
+
+  it('mounts a ro cache read-only', async () => {
+    expect(await out('cache-ro')).toBe('read-only\n');
+  });
+
+  it('binds a file from an image below missing parents that do not reach the layer', async () => {
+    expect(await out('bind-image')).toBe('root:x:0:0:root:/root:/bin/sh\n');
+    expect(names.filter((n) => n === 'deep' || n.startsWith('deep/'))).toEqual([]);
+  });
+
+  // Known bug (solve/source-roots.ts, not owned here): a context *file* is materialized into a
+  // directory, so the target becomes a directory holding the file. BuildKit mounts the file itself.
+  // Flip to it() when SourceRoots.materialize returns the file for a file source.
+  it.fails('binds a single context file at the target (source=a.txt)', async () => {
+    const one = await e2eBuild({
+      dockerfile: "FROM busybox\nRUN --mount=type=bind,source=a.txt,target=/a.txt sh -c 'cat /a.txt > /bind-file'\n",
+      files: { 'a.txt': 'single file\n' },
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+    });
+    const r = path.join(await unpack(one.layout), 'rootfs');
+    expect(await readFile(path.join(r, 'bind-file'), 'utf8')).toBe('single file\n');
+  });
+
+  it('mounts a secret at a custom target with its mode and owner, leaving no stub', async () => {
+    expect(await out('secret-custom')).toBe('444 1000\n');
+    expect(names.filter((n) => n.startsWith('etc/custom'))).toEqual([]);
+  });
+
+  it('limits a tmpfs to its size', async () => {
+    expect(await out('tmpfs-size')).toBe('limited\n');
+  });
+
+  it('creates a cache dir owned by root (0755) even for a non-root USER, as BuildKit does', async () => {
+    expect(await readFile(path.join(root, 'tmp/cache-user'), 'utf8')).toBe('root-owned\n');
+    expect(names.filter((n) => n.startsWith('home/app/c4'))).toEqual([]);
+  });
+
+  it('leaves no cache mount target in the layers', () => {
+    expect(names.filter((n) => /^c[1-3]($|\/)/.test(n))).toEqual([]);
+  });
+});
