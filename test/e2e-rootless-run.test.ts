@@ -31,6 +31,7 @@ ARG ROUND
 RUN --mount=type=cache,target=/cache,id=rl sh -c 'cat /cache/seen > /prev 2>/dev/null || echo none > /prev; echo "round $ROUND" > /cache/seen'
 RUN --mount=type=bind,target=/ctx sh -c 'ls -A /ctx | tr "\\n" " " > /ctx-list'
 RUN --mount=type=secret,id=tok,uid=1000,mode=0440 sh -c 'stat -c "%a %u" /run/secrets/tok > /secret-stat; cat /run/secrets/tok | wc -c > /secret-len'
+RUN --network=none sh -c 'ip -o link | cut -d: -f2 | tr -d " \\n" > /net-none'
 USER app
 RUN id > /tmp/id && touch /tmp/by-app
 CMD ["cat", "/prev", "/tmp/id"]
@@ -129,6 +130,7 @@ describe.each(SNAPSHOTTERS)('rootless RUN (%s snapshotter)', (snapshotter) => {
     expect(list).toContain('a.txt');
     expect(list).not.toContain('ignored.txt');
     expect(await readFile(path.join(root, 'secret-stat'), 'utf8')).toBe('440 1000\n');
+    expect(await readFile(path.join(root, 'net-none'), 'utf8')).toBe('lo');
     expect((await readFile(path.join(root, 'secret-len'), 'utf8')).trim()).toBe('26');
     expect(await readFile(path.join(root, 'tmp/id'), 'utf8')).toBe('uid=1000(app) gid=1000(app) groups=1000(app)\n');
     const byApp = await lstat(path.join(root, 'tmp/by-app'));
