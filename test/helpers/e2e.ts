@@ -125,10 +125,15 @@ export async function extractOciTar(tarFile: string): Promise<string> {
 }
 
 /**
- * `umoci unpack` (which verifies every blob's digest and size against its descriptor and refuses
- * malformed layers) of `layoutDir:tag` into a fresh bundle; returns the bundle's rootfs.
+ * Validates `layoutDir:tag` with `skopeo inspect oci:` and unpacks it with `umoci unpack` (which
+ * verifies every blob's digest and size against its descriptor and refuses malformed layers)
+ * into a fresh bundle; returns the bundle's rootfs.
  */
 export async function unpackLayout(layoutDir: string, tag = 'latest'): Promise<{ bundle: string; rootfs: string }> {
+  // skopeo reads the layout independently: it must find the same manifest under the tag.
+  const { manifestDigest } = await readLayout(layoutDir, tag);
+  const inspected = await skopeoInspect(`oci:${layoutDir}:${tag}`);
+  if (inspected.Digest !== manifestDigest) throw new Error(`skopeo inspect oci:${layoutDir}:${tag} found ${inspected.Digest}, index.json names ${manifestDigest}`);
   const bundle = path.join(await makeTempDir('e2e-bundle-'), 'bundle');
   await run('umoci', ['unpack', '--image', `${layoutDir}:${tag}`, bundle]);
   return { bundle, rootfs: path.join(bundle, 'rootfs') };
