@@ -192,6 +192,16 @@ describe('COPY onto a base image (busybox OCI layout as named context)', () => {
     expect(img.config.history.map((h: { created_by: string }) => h.created_by)).toContain('COPY --chmod=640 dir /chm/ # buildkit');
   });
 
+  it('a destination that is a symlink is followed inside the rootfs (fsutil resolves it with RootPath)', async () => {
+    const { tree, rootfs } = await buildAndUnpack('FROM base\nCOPY a.txt /usr/bin/env\nCOPY dir /usr/bin/\n');
+    // /usr/bin/env -> ../../bin/busybox: the file lands on the link's target, the link stays.
+    expect(tree['usr/bin/env']).toEqual(symlinkTo('../../bin/busybox'));
+    expect(await readFile(path.join(rootfs, 'bin/busybox'), 'utf8')).toBe('A');
+    expect(((await stat(path.join(rootfs, 'bin/busybox'))).mode & 0o7777).toString(8)).toBe('644');
+    expect(tree['usr/bin/x']).toEqual(file('X', '0640'));
+    expect(tree['usr/bin/sub/y']).toEqual(file('Y'));
+  });
+
   it('--link, --parents (with a /./ pivot), --exclude, heredocs', async () => {
     const { tree, img } = await buildAndUnpack(
       [
