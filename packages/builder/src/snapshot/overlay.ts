@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { runningInUserNamespace } from '../rootless/idmap.js';
 import { mountOverlay, unmount } from './mount.js';
 import { digestHex, ensureFilledDir } from './store-dir.js';
-import { getXattr, listXattrs } from '../layer/xattr.js';
+import { readXattrs } from './xattr.js';
 import type { LowerLayer, MutableSnapshot, SnapshotDiff, Snapshotter, UpperFormat } from './types.js';
 import { createHash } from 'node:crypto';
 
@@ -208,16 +208,29 @@ export async function pruneUnchangedDirs(upper: string, lowerTopFirst: readonly 
   };
   await visit('');
   if (candidates.length === 0) return;
+  // One xattr read for everything needed: the candidates and their ancestors in every lower
+  // (an opaque ancestor there hides the layers below).
+  const probe = new Set(candidates.map((c) => path.join(upper, c)));
+  for (const rel of candidates) {
+    const parts = rel.split('/');
+    for (const lower of lowerTopFirst) {
+      for (let i = 1; i < parts.length; i++) probe.add(path.join(lower, ...parts.slice(0, i)));
+    }
+  }
+  const existing: string[] = [];
+  for (const p of probe) if (await lstat(p).then((st) => st.isDirectory(), () => false)) existing.push(p);
+  const xattrs = await readXattrs(existing);
+  const opaque = (p: string) => xattrs.get(p)?.[`${xattrPrefix}opaque`]?.toString() === 'y';
   // Deepest first (visit pushes children before parents).
   const removed = new Set<string>();
   for (const rel of candidates) {
     const abs = path.join(upper, rel);
-    const names = await listXattrs(abs);
-    if (names.some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const own = xattrs.get(abs) ?? {};
+    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
     const remaining = (await readdir(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
     if (remaining.length > 0) continue;
     const st = await lstat(abs);
-    const low = await lowerDirStat(lowerTopFirst, rel, xattrPrefix);
+    const low = await lowerStat(lowerTopFirst, rel, opaque);
     if (!low || !low.isDirectory() || low.mode !== st.mode || low.uid !== st.uid || low.gid !== st.gid) continue;
     await rmdir(abs);
     removed.add(rel);
@@ -225,7 +238,7 @@ export async function pruneUnchangedDirs(upper: string, lowerTopFirst: readonly 
 }
 
 /** The entry at `rel` in the merged view of the lowers, or undefined when it does not exist there. */
-async function lowerDirStat(lowerTopFirst: readonly string[], rel: string, xattrPrefix: string): Promise<Stats | undefined> {
+async function lowerStat(lowerTopFirst: readonly string[], rel: string, opaque: (p: string) => boolean): Promise<Stats | undefined> {
   const parts = rel.split('/');
   for (const lower of lowerTopFirst) {
     let hidden = false;
@@ -239,7 +252,7 @@ async function lowerDirStat(lowerTopFirst: readonly string[], rel: string, xattr
       }
       if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? undefined : st;
       if (!st.isDirectory()) return undefined; // a file or whiteout hides everything below
-      if ((await getXattr(p, `${xattrPrefix}opaque`))?.toString() === 'y') hidden = true;
+      if (opaque(p)) hidden = true;
     }
     if (hidden) return undefined;
   }
