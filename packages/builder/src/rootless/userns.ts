@@ -58,7 +58,19 @@ export function runInUserNamespace(entryModule: string, args: readonly string[],
     const child = spawn('unshare', [...UNSHARE_ARGS, process.execPath, ...(options.execArgv ?? process.execArgv), entryModule, ...args], {
       stdio: ['inherit', stdio === 'inherit' ? 'inherit' : 'pipe', 'pipe'],
       env: { ...(options.env ?? process.env), [USERNS_ENV_MARKER]: '1' },
+      // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards it
+      // once (two SIGINTs would skip the worker's clean-up).
+      detached: true,
     });
+    // unshare execs the worker in place, so the child pid is the worker: pass stop signals on,
+    // so that `kill <pid>` (CI cancelling a job) stops the build and cleans up its containers
+    // and mounts instead of orphaning it.
+    const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const unforward = () => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    };
     let stderr = '';
     child.stdout?.on('data', (c: Buffer) => options.onOutput?.('stdout', c));
     child.stderr?.on('data', (c: Buffer) => {
@@ -66,10 +78,12 @@ export function runInUserNamespace(entryModule: string, args: readonly string[],
       if (stdio === 'inherit' && !options.onOutput) process.stderr.write(c);
       options.onOutput?.('stderr', c);
     });
-    child.on('error', (e) =>
-      reject(new UserNamespaceError(`Cannot run unshare: ${e.message}. Install util-linux and uidmap.`, { cause: String(e) })),
-    );
+    child.on('error', (e) => {
+      unforward();
+      reject(new UserNamespaceError(`Cannot run unshare: ${e.message}. Install util-linux and uidmap.`, { cause: String(e) }));
+    });
     child.on('close', (code, signal) => {
+      unforward();
       // unshare reports its own failures as "unshare: ..." before exec'ing node.
       const own = stderr.split('\n').find((l) => /^unshare: /.test(l));
       if (own && code !== 0) {
