@@ -4,6 +4,7 @@
  * other than root (1000, 65534) must come out exactly as in a root build, which only works when
  * the subordinate id range is mapped.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
   mountsUnder,
   readConfig,
   runBundle,
+  runcContainers,
   SNAPSHOTTERS,
   unpack,
 } from './helpers/e2e-run.js';
@@ -151,5 +153,38 @@ describe('rootless failure', () => {
     expect(r.stderr).toContain('error: Dockerfile:2: process "/bin/sh -c echo rootless-out && exit 42" did not complete successfully: exit code: 42');
     expect(r.stderr).toContain('rootless-out');
     expect(r.stderr).toMatch(/^> 2 \| RUN echo rootless-out && exit 42$/m);
+  });
+});
+
+describe('rootless abort', () => {
+  it('stops on SIGINT during a long RUN, leaving no container, process or mount', async () => {
+    const dir = path.join(work, 'abort');
+    await writeTree(dir, { Dockerfile: 'FROM busybox\nRUN echo started && sleep 30\n' });
+    await giveTo(dir, user.uid, user.gid);
+    const cache = path.join(dir, 'cache');
+    const args = ['build', '--progress', 'plain', '--cache-dir', cache, '--build-context', `busybox=oci-layout://${await busyboxLayout()}:latest`, dir];
+    const child = spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--', process.execPath, cli, ...args], {
+      cwd: dir,
+      env: { ...process.env, HOME: user.home, USER: user.name, LOGNAME: user.name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let signalled = 0;
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (!signalled && /started/.test(stderr)) {
+        signalled = Date.now();
+        // The user's own CLI process (outside the namespace) forwards nothing: signal the whole tree it leads.
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(signalled).toBeGreaterThan(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(code).not.toBe(0);
+    expect(await runcContainers(path.join(cache, 'runtime', 'runc'))).toEqual([]);
+    expect(await mountsUnder(cache)).toEqual([]);
+    const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');
+    expect(sleeping).toEqual([]);
   });
 });
