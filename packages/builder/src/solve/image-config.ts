@@ -128,7 +128,9 @@ export function withShell(img: ImageConfig, script: string): string[] {
 
 export function applyCmd(img: ImageConfig, args: string[]): void {
   const c = cfg(img);
-  c.Cmd = args;
+  // `CMD []`: an empty slice, which `Cmd,omitempty` leaves out of BuildKit's JSON.
+  if (args.length) c.Cmd = args;
+  else delete c.Cmd;
   c.ArgsEscaped = true;
   addHistory(img, `CMD ${goQuoteList(args)}`, { layer: false });
 }
@@ -136,7 +138,8 @@ export function applyCmd(img: ImageConfig, args: string[]): void {
 /** `cmdSetInStage`: whether CMD appeared earlier in this stage; if not, ENTRYPOINT resets an inherited CMD. */
 export function applyEntrypoint(img: ImageConfig, args: string[], cmdSetInStage: boolean): void {
   const c = cfg(img);
-  c.Entrypoint = args;
+  if (args.length) c.Entrypoint = args;
+  else delete c.Entrypoint; // `ENTRYPOINT []`: omitted like an empty CMD
   // nil in BuildKit, and `Cmd,omitempty` drops it from the JSON (not `"Cmd": null`).
   if (!cmdSetInStage) delete c.Cmd;
   addHistory(img, `ENTRYPOINT ${goQuoteList(args)}`, { layer: false });
