@@ -103,6 +103,54 @@ describe('image config and history', () => {
     expect(tree['onbuild']).toBeUndefined();
   });
 
+  it('less common forms: MAINTAINER, legacy ENV, quoted LABEL keys, numeric USER and STOPSIGNAL, port ranges, HEALTHCHECK NONE/shell, CMD []', async () => {
+    const { layoutDir } = await buildImage({
+      files: {},
+      buildArgs: { B: 'fromcli' },
+      dockerfile: [
+        'FROM scratch',
+        'MAINTAINER Jane <j@example.com>',
+        'ARG B=def C=3',
+        'ENV LEGACY value with spaces',
+        'LABEL "my key"="a b" plain=1',
+        'USER 1000',
+        'HEALTHCHECK NONE',
+        'HEALTHCHECK --interval=1m30s CMD echo hi',
+        'CMD []',
+        'ENV P=${B}-${C}',
+        'EXPOSE 9000-9001 8080/UDP',
+        'STOPSIGNAL 9',
+        '',
+      ].join('\n'),
+    });
+    const { config } = await readLayout(layoutDir);
+    expect(config.author).toBe('Jane <j@example.com>');
+    // Go's omitempty: `CMD []` leaves no Cmd; BuildKit's empty image has WorkingDir "/".
+    expect(config.config).toEqual({
+      ArgsEscaped: true,
+      Env: [PATH_ENV, 'LEGACY=value with spaces', 'P=fromcli-3'],
+      ExposedPorts: { '8080/udp': {}, '9000/tcp': {}, '9001/tcp': {} },
+      Healthcheck: { Test: ['CMD-SHELL', 'echo hi'], Interval: 90e9 },
+      Labels: { 'my key': 'a b', plain: '1' },
+      StopSignal: '9',
+      User: '1000',
+      WorkingDir: '/',
+    });
+    expect(historyOf(config)).toEqual([
+      'MAINTAINER Jane <j@example.com>',
+      'ARG B=fromcli C=3',
+      'ENV LEGACY=value with spaces',
+      'LABEL my key=a b plain=1',
+      'USER 1000',
+      'HEALTHCHECK {Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}',
+      'HEALTHCHECK {Test:[CMD-SHELL echo hi] Interval:1m30s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}',
+      'CMD []',
+      'ENV P=fromcli-3',
+      'EXPOSE [8080/udp 9000/tcp 9001/tcp]',
+      'STOPSIGNAL 9',
+    ]);
+  });
+
   it('ENTRYPOINT resets an inherited CMD; shell forms use SHELL; CMD after ENTRYPOINT stays', async () => {
     const a = await buildImage({ buildContexts: [base], files: {}, dockerfile: 'FROM base\nENTRYPOINT ["/bin/sh"]\n' });
     const ca = (await readLayout(a.layoutDir)).config.config;
