@@ -127,3 +127,72 @@ describe('what RUN sees', () => {
     );
   });
 });
+
+describe('more users and heredocs', () => {
+  let root: string;
+  let history: string[];
+  beforeAll(async () => {
+    const b = await e2eBuild({
+      dockerfile: [
+        'FROM busybox',
+        'USER 4242',
+        'RUN id > /tmp/numeric',
+        'USER root',
+        "RUN <<'EOF'",
+        'echo "quoted $HOME" > /quoted',
+        'EOF',
+        'RUN sh <<EOF',
+        'echo "from stdin" > /stdin-heredoc',
+        'EOF',
+        'RUN <<-EOF',
+        '\techo "tabs stripped" > /tabs',
+        '\tEOF',
+        'RUN cat <<A > /a && cat <<B > /b',
+        'first',
+        'A',
+        'second',
+        'B',
+        '',
+      ].join('\n'),
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+    });
+    root = path.join(await unpack(b.layout), 'rootfs');
+    history = ((await readConfig(b.layout)).config.history ?? []).map((h) => h.created_by ?? '').filter((c) => c.startsWith('RUN '));
+  });
+  const file = (p: string) => readFile(path.join(root, p), 'utf8');
+
+  it('runs as a numeric USER missing from /etc/passwd with gid 0', async () => {
+    expect(await file('tmp/numeric')).toBe('uid=4242 gid=0(root) groups=0(root)\n');
+  });
+
+  it('expands variables in a lone heredoc even when its word is quoted (BuildKit ignores the quoting there)', async () => {
+    expect(await file('quoted')).toBe('quoted /root\n');
+  });
+
+  it('feeds a heredoc to a command’s stdin, strips tabs with <<-, and handles two heredocs', async () => {
+    expect(await file('stdin-heredoc')).toBe('from stdin\n');
+    expect(await file('tabs')).toBe('tabs stripped\n');
+    expect(await file('a')).toBe('first\n');
+    expect(await file('b')).toBe('second\n');
+  });
+
+  it('records the heredoc RUNs as BuildKit does', () => {
+    expect(history).toEqual([
+      'RUN /bin/sh -c id > /tmp/numeric # buildkit',
+      'RUN /bin/sh -c echo "quoted $HOME" > /quoted\n # buildkit',
+      'RUN /bin/sh -c sh <<EOF\necho "from stdin" > /stdin-heredoc\nEOF # buildkit',
+      'RUN /bin/sh -c echo "tabs stripped" > /tabs\n # buildkit',
+      'RUN /bin/sh -c cat <<A > /a && cat <<B > /b\nfirst\nA\nsecond\nB # buildkit',
+    ]);
+  });
+});
+
+describe('an unknown USER', () => {
+  it('fails the RUN naming the user and the line', async () => {
+    const err = (await e2eBuild({ dockerfile: 'FROM busybox\nUSER nosuch\nRUN true\n', snapshotter: 'overlay', cacheDir: await makeTempDir('e2e-cache-') }).catch((e: unknown) => e)) as Error & { location?: { line: number } };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toContain('unable to find user nosuch');
+    expect(err.location?.line).toBe(3);
+  });
+});
