@@ -16,6 +16,7 @@ import { exportCache, type CacheExportSpec, type CacheImportSpec } from '../remo
 import type { StageState } from './solver.js';
 import type { SecretSource } from './run-step.js';
 import { setupBuild } from './setup.js';
+import { goTime } from './go-format.js';
 
 /** Options of {@link build}; each mirrors a `build-image build` / `docker buildx build` flag. */
 export interface BuildOptions {
@@ -144,7 +145,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const { graph, store, index, registry, registryOptions, cacheMounts, solver } = await setupBuild(options, emit, warn, { plan: false });
 
   const state = await solver.solveTarget();
-  const epoch = options.sourceDateEpoch !== undefined ? new Date(options.sourceDateEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z') : undefined;
+  const epoch = options.sourceDateEpoch !== undefined ? goTime(options.sourceDateEpoch * 1000) : undefined;
   const config = finalizeConfig(state, graph, options.labels ?? {}, epoch, options.platform !== undefined, state.baseHistoryLength);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
   const outputs = await writeOutputs(image, store, registry, options);
@@ -225,7 +226,7 @@ function finalizeConfig(state: StageState, graph: BuildGraph, labels: Record<str
   }
   config.history = history;
   const last = [...history].reverse().find((h) => h.created)?.created;
-  config.created = epoch ?? last ?? new Date(0).toISOString();
+  config.created = epoch ?? last ?? goTime(0);
   config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
   return config;
 }

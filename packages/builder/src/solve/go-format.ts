@@ -10,6 +10,14 @@ export function goList(values: readonly string[]): string {
   return `[${values.join(' ')}]`;
 }
 
+/**
+ * A time as Go's encoding/json writes a `time.Time` (RFC 3339 with the fraction trimmed of
+ * trailing zeros, and none when it is zero): `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00.5Z`.
+ */
+export function goTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, frac: string) => (frac ? `.${frac}Z` : 'Z'));
+}
+
 /** Go's `time.Duration(ns).String()`: `0s`, `1.5s`, `1m30s`, `2h0m0s`, `500ms`, `1µs`. */
 export function goDuration(ns: number): string {
   if (ns === 0) return '0s';

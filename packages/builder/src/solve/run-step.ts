@@ -140,7 +140,9 @@ export function runStep(deps: RunStepDeps) {
               { exitCode: result.exitCode, tail: result.tail },
             );
           }
-          return result.mountStubs.length ? { exclude: new Set(result.mountStubs) } : {};
+          // The /proc, /dev and /sys mount points runc had to create stay in the layer, as in
+          // BuildKit (moby/buildkit#3455, #6686: `RUN true` on busybox adds proc/ and sys/).
+          return {};
         } finally {
           for (const u of unlock) u();
           for (const c of cleanup.reverse()) await c().catch(() => undefined);

@@ -47,6 +47,7 @@ import {
 } from './image-config.js';
 import type { ImageSources } from './image-source.js';
 import { StepFailedError } from './errors.js';
+import { goTime } from './go-format.js';
 
 /** What a stage has produced so far. */
 export interface StageState {
@@ -126,6 +127,8 @@ export interface SolverOptions {
   emit: ProgressListener;
   /** Identifies the project (context dir + Dockerfile) in step identities for miss explanations. */
   projectId: string;
+  /** `--build-arg` values (ARG history shows them as BuildKit does). */
+  buildArgs?: Record<string, string>;
   /** Step kinds that make layers, wired by build.ts (keeps this module free of executor/context imports). */
   layerOps: Partial<Record<Step['kind'], LayerOpFactory>>;
   noCache?: boolean;
@@ -276,8 +279,9 @@ export class Solver {
         applyOnbuild(img, ins.expression);
         return;
       case 'ARG': {
-        const visible = new Map(step.args);
-        applyArg(img, ins.args.map((a) => ({ name: a.key, value: a.value !== undefined ? (visible.get(a.key) ?? a.value) : visible.get(a.key) })));
+        // BuildKit's dispatchArg: a --build-arg wins, then the value the graph resolved (the expanded
+        // default, or the global ARG's); with neither the history says just `ARG NAME`.
+        applyArg(img, ins.args.map((a) => ({ name: a.key, value: this.options.buildArgs?.[a.key] ?? a.value })));
         return;
       }
       case 'CMD':
@@ -408,7 +412,7 @@ export class Solver {
       } catch (e) {
         throw this.stepError(ctx, e);
       }
-      createdAt = new Date(this.now()).toISOString();
+      createdAt = goTime(this.now());
       await this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
       this.counts.run++;
       emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
