@@ -255,3 +255,48 @@ RUN --mount=type=cache,target=/home/app/c4 sh -c 'touch /home/app/c4/x 2>/dev/nu
     expect(names.filter((n) => /^c[1-3]($|\/)/.test(n))).toEqual([]);
   });
 });
+
+describe('secrets and ssh through the CLI', () => {
+  it('passes --secret id=…,env=… and --ssh default=SOCKET to RUN, and env= secrets get no file', async () => {
+    const { main } = await import('../packages/builder/src/cli/main.js');
+    const { busyboxLayout } = await import('./helpers/e2e-run.js');
+    const ctx = await makeTempDir('e2e-ctx-');
+    const out = path.join(await makeTempDir('e2e-out-'), 'layout');
+    const sock = path.join(await makeTempDir('e2e-ssh-'), 'agent');
+    const server = net.createServer((c) => c.end());
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    const value = `cli-secret-${randomBytes(8).toString('hex')}`;
+    await writeTree(ctx, {
+      Dockerfile: `FROM busybox
+RUN --mount=type=secret,id=e,env=E sh -c 'printf %s "$E" | sha256sum | cut -c1-64 > /sum; test ! -e /run/secrets/e && echo no-file > /nofile'
+RUN --mount=type=ssh sh -c 'test -S "$SSH_AUTH_SOCK" && echo ssh-ok > /ssh'
+`,
+    });
+    let stderr = '';
+    const io = {
+      stdout: () => undefined,
+      stderr: (t: string) => void (stderr += t),
+      env: { ...process.env, E2E_CLI_SECRET: value },
+      cwd: ctx,
+      readFile: (p: string) => readFile(p, 'utf8'),
+    };
+    process.env.E2E_CLI_SECRET = value;
+    try {
+      const code = await main(
+        ['build', '--progress', 'plain', '--cache-dir', await makeTempDir('e2e-cache-'), '--build-context', `busybox=oci-layout://${await busyboxLayout()}:latest`,
+          '--secret', 'id=e,env=E2E_CLI_SECRET', '--ssh', `default=${sock}`, '-t', 'x:latest', '--output', `type=oci,dest=${out},tar=false`, '.'],
+        io,
+      );
+      expect(stderr).not.toMatch(/^error/m);
+      expect(code).toBe(0);
+    } finally {
+      delete process.env.E2E_CLI_SECRET;
+      server.close();
+    }
+    expect(stderr).not.toContain(value);
+    const root = path.join(await unpack(out), 'rootfs');
+    expect(await readFile(path.join(root, 'sum'), 'utf8')).toBe(sha(value) + '\n');
+    expect(await readFile(path.join(root, 'nofile'), 'utf8')).toBe('no-file\n');
+    expect(await readFile(path.join(root, 'ssh'), 'utf8')).toBe('ssh-ok\n');
+  });
+});
