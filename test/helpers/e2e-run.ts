@@ -135,7 +135,7 @@ export async function readLayer(layout: string, digest: string): Promise<LayerEn
   const extract = tar.extract();
   extract.on('entry', (h, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
     stream.on('end', () => {
       entries.push({
         name: h.name.replace(/\/$/, ''),
