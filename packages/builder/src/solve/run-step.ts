@@ -14,7 +14,6 @@ import { BuildError } from '@build-image/errors';
 import { chompHeredocContent, parseHeredocWord, type GraphMount, type RunInstruction } from '@build-image/parser';
 import type { ExecMount, Executor } from '../executor/index.js';
 import type { MutableSnapshot } from '../snapshot/index.js';
-import { resolveInRoot } from '../rootfs/resolve.js';
 import { runCreatedBy, withShell } from './image-config.js';
 import { StepFailedError } from './errors.js';
 import type { LayerOp, StepContext } from './solver.js';
@@ -117,7 +116,8 @@ export function runStep(deps: RunStepDeps) {
             if (resolved) execMounts.push(resolved);
           }
           if (inlineFile) execMounts.push(await inlineFileMount(inlineFile, cleanup));
-          await ensureDir(snapshot.mergedDir, cwd);
+          // The executor creates a missing working directory owned by the RUN's user, as
+          // BuildKit's executor does (MkdirAllAndChown); creating it here first would leave it root's.
           const result = await deps.executor.run({
             rootfs: snapshot.mergedDir,
             args,
@@ -161,10 +161,6 @@ async function inlineFileMount(file: { name: string; data: string }, cleanup: Ar
   await writeFile(path.join(dir, file.name), file.data, { mode: 0o755 });
   await chmod(path.join(dir, file.name), 0o755);
   return { type: 'bind', source: dir, target: PIPES_DIR, readonly: true };
-}
-
-async function ensureDir(root: string, dir: string): Promise<void> {
-  await mkdir(await resolveInRoot(root, dir), { recursive: true });
 }
 
 /** What of a mount changes the step's result: type, target, options, and its source's identity. */
