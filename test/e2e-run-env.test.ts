@@ -3,7 +3,7 @@
  * ENV winning over ARG as BuildKit resolves them, history `created_by` exactly like BuildKit's
  * (`RUN |N K=V … /bin/sh -c … # buildkit`), heredoc RUNs and exec form.
  */
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eBuild, readConfig, runBundle, unpack, type E2EBuild } from './helpers/e2e-run.js';
@@ -194,5 +194,24 @@ describe('an unknown USER', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toContain('unable to find user nosuch');
     expect(err.location?.line).toBe(3);
+  });
+});
+
+describe('a working directory missing from the base image', () => {
+  it('is created owned by the RUN’s USER, as BuildKit’s executor does', async () => {
+    // A base whose config names /gone as WORKDIR although the directory is not in its layers.
+    const base = await e2eBuild({ dockerfile: 'FROM busybox\nWORKDIR /gone/deeper\nRUN rmdir /gone/deeper /gone\n', snapshotter: 'overlay', cacheDir: await makeTempDir('e2e-cache-') });
+    const b = await e2eBuild({
+      dockerfile: 'FROM base\nUSER app\nRUN touch made-by-app && pwd > /tmp/pwd\n',
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+      buildContexts: [{ name: 'base', kind: 'oci-layout', dir: base.layout, tag: 'latest' }],
+    });
+    const root = path.join(await unpack(b.layout), 'rootfs');
+    expect(await readFile(path.join(root, 'tmp/pwd'), 'utf8')).toBe('/gone/deeper\n');
+    for (const p of ['gone', 'gone/deeper', 'gone/deeper/made-by-app']) {
+      const st = await lstat(path.join(root, p));
+      expect([p, st.uid, st.gid]).toEqual([p, 1000, 1000]);
+    }
   });
 });
