@@ -19,24 +19,52 @@ const NODE_ARCH: Record<string, string> = {
   mips64el: 'mips64le',
 };
 
-/** The platform of this process in OCI terms (BuildKit's default build platform), normalized. */
+/**
+ * The platform of this process in OCI terms (BuildKit's default build platform), normalized.
+ *
+ * @example
+ * ```ts
+ * hostPlatform() // { os: 'linux', architecture: 'amd64' } on an x86-64 Linux host
+ * ```
+ */
 export function hostPlatform(): Platform {
   const n = normalizePlatform({ os: process.platform === 'win32' ? 'windows' : process.platform, architecture: NODE_ARCH[process.arch] ?? process.arch });
   return n.variant ? { os: n.os, architecture: n.architecture, variant: n.variant } : { os: n.os, architecture: n.architecture };
 }
 
-/** `os/arch[/variant]` of the host, e.g. `linux/amd64`. */
+/**
+ * `os/arch[/variant]` of the host, e.g. `linux/amd64`.
+ *
+ * @example
+ * ```ts
+ * hostPlatformString() // 'linux/amd64' on an x86-64 Linux host
+ * ```
+ */
 export function hostPlatformString(): string {
   return formatPlatform(hostPlatform());
 }
 
-/** Parses `os/arch[/variant]` into an OCI platform (normalized: `linux/aarch64` → linux/arm64). */
+/**
+ * Parses `os/arch[/variant]` into an OCI platform (normalized: `linux/aarch64` → linux/arm64).
+ *
+ * @example
+ * ```ts
+ * parsePlatform('linux/aarch64') // { os: 'linux', architecture: 'arm64' }
+ * ```
+ */
 export function parsePlatform(spec: string): Platform {
   const p = parsePlatformSpec(spec, hostPlatform());
   return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}), ...(p.osVersion ? { 'os.version': p.osVersion } : {}) };
 }
 
-/** `linux/arm64/v8`-style text for messages (as written, not normalized). */
+/**
+ * `linux/arm64/v8`-style text for messages (as written, not normalized).
+ *
+ * @example
+ * ```ts
+ * formatPlatform({ os: 'linux', architecture: 'arm', variant: 'v7' }) // 'linux/arm/v7'
+ * ```
+ */
 export function formatPlatform(p: Platform | undefined): string {
   if (!p) return 'unknown';
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
@@ -61,6 +89,11 @@ function normalized(p: Platform): { os: string; architecture: string; variant: s
  * How well `candidate` fits `wanted`: 0 for an exact match, higher for an older compatible variant,
  * undefined when it cannot run. Candidates without an os/architecture never match; an OS version
  * is compared only when both sides have one.
+ *
+ * @example
+ * ```ts
+ * platformRank({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm', variant: 'v6' }) // 1
+ * ```
  */
 export function platformRank(wanted: Platform, candidate: Platform | undefined): number | undefined {
   if (!candidate?.os || !candidate.architecture) return undefined;

@@ -17,6 +17,11 @@ async function readInRoot(root: string, file: string): Promise<string | undefine
  * - a numeric user sets both uid and gid to that number (`--chown=1000` → 1000:1000);
  * - a user name takes uid and primary gid from passwd; an unknown name silently stays 0:0;
  * - a group (name from /etc/group, or number) then replaces the gid; an unknown group name keeps it.
+ *
+ * @example
+ * ```ts
+ * const owner = await resolveChown(snapshot.mergedDir, 'app:staff') // { uid: 1000, gid: 50 } from the rootfs's /etc/passwd and /etc/group
+ * ```
  */
 export async function resolveChown(root: string, chown: string): Promise<Owner> {
   const colon = chown.indexOf(':');

@@ -50,6 +50,12 @@ const DEFAULT_DIR_MODE = 0o755;
  * copied tree stay hardlinks, modes and mtimes are preserved, ownership is `--chown`, the
  * source's own (another stage) or 0:0 (the build context). Every write is resolved inside
  * `destRoot`, and every read inside `srcRoot`, so symlinks on either side cannot escape.
+ *
+ * @example
+ * ```ts
+ * await copyIntoRoot({ srcRoot: contextDir, src: '/src', destRoot: snapshot.mergedDir, dest: '/app/',
+ *   copyDirContents: true, followSymlinks: true, preserveOwner: false, owner: { uid: 1000, gid: 1000 } })
+ * ```
  */
 export async function copyIntoRoot(options: CopyOptions): Promise<void> {
   const { dest, destRoot } = options;
@@ -83,7 +89,14 @@ async function resolveSource(root: string, src: string, follow: boolean): Promis
   return path.join(await resolveInRoot(root, path.posix.dirname(clean)), path.posix.basename(clean));
 }
 
-/** `mkdir -p` inside a root: created directories get `mode` and `owner`; existing ones are left alone. */
+/**
+ * `mkdir -p` inside a root: created directories get `mode` and `owner`; existing ones are left alone.
+ *
+ * @example
+ * ```ts
+ * const created = await mkdirAllInRoot(snapshot.mergedDir, '/app/data', 0o755, { uid: 0, gid: 0 }) // host paths it made
+ * ```
+ */
 export async function mkdirAllInRoot(root: string, dir: string, mode: number, owner: Owner): Promise<string[]> {
   // Resolve first: every symlink on the way is followed inside the root, so what is left are
   // real directories and missing components to create.

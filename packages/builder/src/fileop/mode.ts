@@ -28,7 +28,14 @@ function clausesOf(text: string): SymbolicClause[] {
   return clauses;
 }
 
-/** The mode a file gets under `spec`, given its current permission bits. */
+/**
+ * The mode a file gets under `spec`, given its current permission bits.
+ *
+ * @example
+ * ```ts
+ * applyChmod({ kind: 'octal', mode: 0o640 }, 0o755, false) // 0o640
+ * ```
+ */
 export function applyChmod(spec: ChmodSpec, current: number, isDir: boolean): number {
   // `X` looks at the mode before this spec, as chmod(1) does.
   if (spec.kind === 'octal') return spec.mode;

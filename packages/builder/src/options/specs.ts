@@ -7,6 +7,14 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { BuildError } from '@build-image/errors';
 
+/**
+ * A flag value that cannot be parsed (code `E_OPTION`); the message names the flag and the expected form.
+ *
+ * @example
+ * ```ts
+ * try { parseOutputSpec('type=bogus') } catch (e) { if (e instanceof OptionError) console.error(e.message) }
+ * ```
+ */
 export class OptionError extends BuildError {
   override readonly name = 'OptionError';
   constructor(message: string, data: Record<string, unknown> = {}) {
@@ -14,7 +22,14 @@ export class OptionError extends BuildError {
   }
 }
 
-/** One CSV option value as ordered key/value pairs (`type=oci,dest=x` → [['type','oci'],['dest','x']]). */
+/**
+ * One CSV option value as ordered key/value pairs (`type=oci,dest=x` → [['type','oci'],['dest','x']]).
+ *
+ * @example
+ * ```ts
+ * parseCsvPairs('type=oci,dest=x', '--output') // [['type', 'oci'], ['dest', 'x']]
+ * ```
+ */
 export function parseCsvPairs(value: string, flag: string): Array<[string, string]> {
   let fields: string[];
   try {
@@ -44,6 +59,12 @@ export type OutputSpec =
 /**
  * `--output` as buildx reads it: `type=...,dest=...`, or a bare path meaning `type=local,dest=PATH`
  * (`-` means a tar on stdout).
+ *
+ * @example
+ * ```ts
+ * parseOutputSpec('type=oci,dest=app.tar') // { type: 'oci', dest: 'app.tar', tar: true, names: [], attrs: { type: 'oci', dest: 'app.tar' } }
+ * parseOutputSpec('out')                   // { type: 'local', dest: 'out', attrs: {} }
+ * ```
  */
 export function parseOutputSpec(value: string): OutputSpec {
   if (!value.includes('=')) {
@@ -86,6 +107,15 @@ export type BuildContextSpec =
   | { name: string; kind: 'oci-layout'; dir: string; tag?: string; digest?: string }
   | { name: string; kind: 'local'; dir: string };
 
+/**
+ * `--build-context NAME=SRC` as buildx reads it: `oci-layout://DIR[:TAG|@DIGEST]`, `docker-image://REF`, or a local directory.
+ *
+ * @example
+ * ```ts
+ * parseBuildContextSpec('base=oci-layout:///tmp/l:latest') // { name: 'base', kind: 'oci-layout', dir: '/tmp/l', tag: 'latest' }
+ * parseBuildContextSpec('src=../src')                     // { name: 'src', kind: 'local', dir: '../src' }
+ * ```
+ */
 export function parseBuildContextSpec(value: string): BuildContextSpec {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new OptionError(`--build-context ${value}: expected NAME=VALUE (docker-image://REF, oci-layout://DIR[:TAG|@DIGEST] or a directory)`);
@@ -121,6 +151,14 @@ export interface SecretSpec {
   env?: string;
 }
 
+/**
+ * Parses one `--secret` value (see {@link SecretSpec}).
+ *
+ * @example
+ * ```ts
+ * parseSecretSpec('id=npm,src=/home/u/.npmrc') // { id: 'npm', file: '/home/u/.npmrc' }
+ * ```
+ */
 export function parseSecretSpec(value: string): SecretSpec {
   const pairs = Object.fromEntries(parseCsvPairs(value, '--secret'));
   const id = pairs.id;
@@ -141,6 +179,14 @@ export interface SshSpec {
   paths: string[];
 }
 
+/**
+ * Parses one `--ssh` value (see {@link SshSpec}).
+ *
+ * @example
+ * ```ts
+ * parseSshSpec('default') // { id: 'default', paths: [] }
+ * ```
+ */
 export function parseSshSpec(value: string): SshSpec {
   const eq = value.indexOf('=');
   if (eq < 0) return { id: value, paths: [] };

@@ -14,7 +14,14 @@ function label(step: StepRef): string {
   return `#${step.id} [${step.stage} ${step.index}/${step.total}] ${step.name}`;
 }
 
-/** A renderer that writes plain progress through `write`. Output lines of a step are prefixed with its number and time. */
+/**
+ * A renderer that writes plain progress through `write`. Output lines of a step are prefixed with its number and time.
+ *
+ * @example
+ * ```ts
+ * await build({ context: '.', onProgress: plainRenderer((text) => process.stderr.write(text)) })
+ * ```
+ */
 export function plainRenderer(write: (text: string) => void): (event: ProgressEvent) => void {
   const startedAt = new Map<number, number>();
   const partial = new Map<number, string>();
@@ -61,7 +68,14 @@ export function plainRenderer(write: (text: string) => void): (event: ProgressEv
   };
 }
 
-/** `--progress=json`: one event per line (the schema is `ProgressEvent`, version field `v`). */
+/**
+ * `--progress=json`: one event per line (the schema is `ProgressEvent`, version field `v`).
+ *
+ * @example
+ * ```ts
+ * await build({ context: '.', onProgress: jsonRenderer((line) => process.stderr.write(line)) })
+ * ```
+ */
 export function jsonRenderer(write: (text: string) => void): (event: ProgressEvent) => void {
   return (event) => write(`${JSON.stringify(event)}\n`);
 }

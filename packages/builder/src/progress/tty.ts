@@ -64,7 +64,14 @@ function seconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
 }
 
-/** Byte sizes as docker prints them (decimal units). */
+/**
+ * Byte sizes as docker prints them (decimal units).
+ *
+ * @example
+ * ```ts
+ * humanSize(1234567) // '1.23MB'
+ * ```
+ */
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let n = bytes;

@@ -18,6 +18,13 @@ const MAX_SYMLINKS = 255;
  *
  * Components that do not exist are appended as they are. With `followFinal: false` the last
  * component is not resolved (what `lstat`-style operations such as creating a symlink need).
+ *
+ * @example
+ * ```ts
+ * // with /r/etc/alt -> /etc/real inside the root:
+ * await resolveInRoot('/r', '/etc/alt/x')       // '/r/etc/real/x'
+ * await resolveInRoot('/r', '../../etc/passwd') // '/r/etc/passwd'
+ * ```
  */
 export async function resolveInRoot(root: string, p: string, options: { followFinal?: boolean } = {}): Promise<string> {
   const followFinal = options.followFinal ?? true;
@@ -60,14 +67,29 @@ function splitPath(p: string): string[] {
   return p.split('/').filter((s) => s !== '');
 }
 
-/** True when `path` is `root` or below it (lexically). */
+/**
+ * True when `path` is `root` or below it (lexically).
+ *
+ * @example
+ * ```ts
+ * isInside('/r', '/r/a') // true
+ * isInside('/r', '/ra')  // false
+ * ```
+ */
 export function isInside(root: string, p: string): boolean {
   const r = path.resolve(root);
   const q = path.resolve(p);
   return q === r || q.startsWith(r.endsWith('/') ? r : `${r}/`);
 }
 
-/** ENOENT or ENOTDIR: the path (or one of its parents) does not exist as a directory. */
+/**
+ * ENOENT or ENOTDIR: the path (or one of its parents) does not exist as a directory.
+ *
+ * @example
+ * ```ts
+ * const st = await lstat(p).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))
+ * ```
+ */
 export function isNotFound(e: unknown): boolean {
   return typeof e === 'object' && e !== null && ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR');
 }

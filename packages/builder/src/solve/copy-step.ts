@@ -29,7 +29,15 @@ export interface CopyStepDeps {
   roots: SourceRoots;
 }
 
-/** BuildKit `pathRelativeToWorkingDir`: relative destinations join WORKDIR; a trailing `/` is kept. */
+/**
+ * BuildKit `pathRelativeToWorkingDir`: relative destinations join WORKDIR; a trailing `/` is kept.
+ *
+ * @example
+ * ```ts
+ * resolveDest('/app', 'src/') // '/app/src/'
+ * resolveDest('/app', 'x')    // '/app/x'
+ * ```
+ */
 export function resolveDest(workdir: string, dest: string): string {
   const trailing = dest.endsWith('/') || dest === '.' || dest === '' || dest.endsWith('/.');
   const joined = dest.startsWith('/') ? dest : path.posix.join(workdir || '/', dest);
@@ -45,6 +53,14 @@ function isGit(s: string): boolean {
   return /^git@|^git:\/\/|\.git(#|$)|^https?:\/\/[^/]+\/[^/]+\/[^/]+\.git/.test(s);
 }
 
+/**
+ * The COPY/ADD step module: a {@link LayerOpFactory} the solver calls for each COPY or ADD step.
+ *
+ * @example
+ * ```ts
+ * const solver = new Solver({ ...options, layerOps: { COPY: copyStep({ roots }), ADD: copyStep({ roots }) } })
+ * ```
+ */
 export function copyStep(deps: CopyStepDeps) {
   return async (ctx: StepContext): Promise<LayerOp> => {
     const { step, state } = ctx;

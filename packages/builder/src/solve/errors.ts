@@ -3,6 +3,13 @@ import { BuildError, type SourceLocation } from '@build-image/errors';
 /**
  * A step of the Dockerfile failed while running: it carries the instruction's location (so the
  * CLI prints a code frame) and, for RUN, the exit code and the last lines of output.
+ *
+ * @example
+ * ```ts
+ * try { await build(options) } catch (e) {
+ *   if (e instanceof StepFailedError && e.code === 'E_RUN_FAILED') console.error(e.location?.line, e.data.exitCode, e.data.tail)
+ * }
+ * ```
  */
 export class StepFailedError extends BuildError {
   override readonly name = 'StepFailedError';

@@ -5,7 +5,14 @@
  */
 export { goQuoteList } from '@build-image/parser';
 
-/** `fmt.Sprintf("%v", []string{...})` → `[a b c]`. */
+/**
+ * `fmt.Sprintf("%v", []string{...})` → `[a b c]`.
+ *
+ * @example
+ * ```ts
+ * goList(['a', 'b']) // '[a b]'
+ * ```
+ */
 export function goList(values: readonly string[]): string {
   return `[${values.join(' ')}]`;
 }
@@ -13,12 +20,25 @@ export function goList(values: readonly string[]): string {
 /**
  * A time as Go's encoding/json writes a `time.Time` (RFC 3339 with the fraction trimmed of
  * trailing zeros, and none when it is zero): `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00.5Z`.
+ *
+ * @example
+ * ```ts
+ * goTime(Date.UTC(2024, 0, 1))       // '2024-01-01T00:00:00Z'
+ * goTime(Date.UTC(2024, 0, 1) + 500) // '2024-01-01T00:00:00.5Z'
+ * ```
  */
 export function goTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, frac: string) => (frac ? `.${frac}Z` : 'Z'));
 }
 
-/** Go's `time.Duration(ns).String()`: `0s`, `1.5s`, `1m30s`, `2h0m0s`, `500ms`, `1µs`. */
+/**
+ * Go's `time.Duration(ns).String()`: `0s`, `1.5s`, `1m30s`, `2h0m0s`, `500ms`, `1µs`.
+ *
+ * @example
+ * ```ts
+ * goDuration(90e9) // '1m30s'
+ * ```
+ */
 export function goDuration(ns: number): string {
   if (ns === 0) return '0s';
   const neg = ns < 0;

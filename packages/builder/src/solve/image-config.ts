@@ -13,11 +13,26 @@ export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
+/**
+ * A deep copy of a config, so a stage never changes the config it started from.
+ *
+ * @example
+ * ```ts
+ * const mine = cloneConfig(base.config)
+ * ```
+ */
 export function cloneConfig(img: ImageConfig): ImageConfig {
   return structuredClone(img);
 }
 
-/** The config `FROM scratch` starts from (BuildKit `emptyImage`). */
+/**
+ * The config `FROM scratch` starts from (BuildKit `emptyImage`).
+ *
+ * @example
+ * ```ts
+ * emptyImageConfig({ os: 'linux', architecture: 'amd64', string: 'linux/amd64' }).config // { Env: ['PATH=/usr/local/sbin:…'], WorkingDir: '/' }
+ * ```
+ */
 export function emptyImageConfig(platform: Platform): ImageConfig {
   return {
     architecture: platform.architecture,
@@ -31,6 +46,11 @@ export function emptyImageConfig(platform: Platform): ImageConfig {
 /**
  * The config a stage starts from: the base image's with `created` dropped and ONBUILD triggers
  * consumed, and PATH guaranteed (BuildKit sets it when the base has none).
+ *
+ * @example
+ * ```ts
+ * const config = stageStartConfig(baseImage.config) // no `created`, no OnBuild, PATH set
+ * ```
  */
 export function stageStartConfig(base: ImageConfig): ImageConfig {
   const img = cloneConfig(base);
@@ -43,7 +63,15 @@ export function stageStartConfig(base: ImageConfig): ImageConfig {
   return img;
 }
 
-/** BuildKit `commitToHistory`: RUN, COPY and ADD add " # buildkit" (they carry an LLB state). */
+/**
+ * BuildKit `commitToHistory`: RUN, COPY and ADD add " # buildkit" (they carry an LLB state).
+ *
+ * @example
+ * ```ts
+ * addHistory(img, 'RUN make', { layer: true, buildkitSuffix: true, created: '2024-01-01T00:00:00Z' })
+ * // history gets { created, created_by: 'RUN make # buildkit', comment: 'buildkit.dockerfile.v0' }
+ * ```
+ */
 export function addHistory(img: ImageConfig, createdBy: string, options: { layer: boolean; buildkitSuffix?: boolean; created?: string }): void {
   const entry: History = {
     ...(options.created ? { created: options.created } : {}),
@@ -58,7 +86,14 @@ function cfg(img: ImageConfig): ContainerConfig {
   return (img.config ??= {});
 }
 
-/** BuildKit `addEnv`: replaces the first entry with the same key in place, else appends. */
+/**
+ * BuildKit `addEnv`: replaces the first entry with the same key in place, else appends.
+ *
+ * @example
+ * ```ts
+ * setEnv(['A=1', 'B=2'], 'A', '3') // ['A=3', 'B=2']
+ * ```
+ */
 export function setEnv(env: string[], key: string, value: string): string[] {
   const i = env.findIndex((e) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e) === key);
   if (i >= 0) env[i] = `${key}=${value}`;
@@ -66,6 +101,14 @@ export function setEnv(env: string[], key: string, value: string): string[] {
   return env;
 }
 
+/**
+ * The value of `key` in a `K=V` list (the first entry with that key), or undefined.
+ *
+ * @example
+ * ```ts
+ * getEnv(['A=1'], 'A') // '1'
+ * ```
+ */
 export function getEnv(env: readonly string[] | undefined, key: string): string | undefined {
   for (const e of env ?? []) {
     const eq = e.indexOf('=');
@@ -74,6 +117,14 @@ export function getEnv(env: readonly string[] | undefined, key: string): string 
   return undefined;
 }
 
+/**
+ * ENV: sets each pair in `config.Env` (BuildKit `addEnv`) and adds one history entry.
+ *
+ * @example
+ * ```ts
+ * applyEnv(img, [['NODE_ENV', 'production']]) // Env gets NODE_ENV=production; history: 'ENV NODE_ENV=production'
+ * ```
+ */
 export function applyEnv(img: ImageConfig, pairs: ReadonlyArray<readonly [string, string]>): void {
   const c = cfg(img);
   c.Env ??= [];
@@ -81,6 +132,14 @@ export function applyEnv(img: ImageConfig, pairs: ReadonlyArray<readonly [string
   addHistory(img, 'ENV' + pairs.map(([k, v]) => ` ${k}=${v}`).join(''), { layer: false });
 }
 
+/**
+ * LABEL: merges the pairs into `config.Labels` and adds one history entry.
+ *
+ * @example
+ * ```ts
+ * applyLabel(img, [['org.opencontainers.image.title', 'app']]) // history: 'LABEL org.opencontainers.image.title=app'
+ * ```
+ */
 export function applyLabel(img: ImageConfig, pairs: ReadonlyArray<readonly [string, string]>): void {
   const c = cfg(img);
   c.Labels ??= {};
@@ -88,12 +147,27 @@ export function applyLabel(img: ImageConfig, pairs: ReadonlyArray<readonly [stri
   addHistory(img, 'LABEL' + pairs.map(([k, v]) => ` ${k}=${v}`).join(''), { layer: false });
 }
 
+/**
+ * MAINTAINER: sets `author` and adds a history entry.
+ *
+ * @example
+ * ```ts
+ * applyMaintainer(img, 'me') // img.author === 'me'; history: 'MAINTAINER me'
+ * ```
+ */
 export function applyMaintainer(img: ImageConfig, maintainer: string): void {
   img.author = maintainer;
   addHistory(img, `MAINTAINER ${maintainer}`, { layer: false });
 }
 
-/** `ports` already parsed to `port/proto` form, in BuildKit's order. */
+/**
+ * `ports` already parsed to `port/proto` form, in BuildKit's order.
+ *
+ * @example
+ * ```ts
+ * applyExpose(img, ['8080/tcp']) // ExposedPorts: { '8080/tcp': {} }; history: 'EXPOSE [8080/tcp]'
+ * ```
+ */
 export function applyExpose(img: ImageConfig, ports: readonly string[]): void {
   const c = cfg(img);
   c.ExposedPorts ??= {};
@@ -101,18 +175,41 @@ export function applyExpose(img: ImageConfig, ports: readonly string[]): void {
   addHistory(img, `EXPOSE ${goList(ports)}`, { layer: false });
 }
 
+/**
+ * USER: sets `config.User` and adds a history entry.
+ *
+ * @example
+ * ```ts
+ * applyUser(img, 'app') // history: 'USER app'
+ * ```
+ */
 export function applyUser(img: ImageConfig, user: string): void {
   cfg(img).User = user;
   addHistory(img, `USER ${user}`, { layer: false });
 }
 
-/** `system.NormalizeWorkdir`: relative paths join the current one; the result is clean and absolute. */
+/**
+ * `system.NormalizeWorkdir`: relative paths join the current one; the result is clean and absolute.
+ *
+ * @example
+ * ```ts
+ * normalizeWorkdir('/app', 'sub')        // '/app/sub'
+ * normalizeWorkdir(undefined, '/x/../y') // '/y'
+ * ```
+ */
 export function normalizeWorkdir(current: string | undefined, requested: string): string {
   const joined = requested.startsWith('/') ? requested : path.posix.join(current || '/', requested);
   return path.posix.normalize('/' + joined).replace(/(.)\/$/, '$1');
 }
 
-/** Returns the new working directory; a layer (the mkdir) is made by the caller when it is not `/`. */
+/**
+ * Returns the new working directory; a layer (the mkdir) is made by the caller when it is not `/`.
+ *
+ * @example
+ * ```ts
+ * applyWorkdir(img, 'app') // '/app'; history: 'WORKDIR /app'
+ * ```
+ */
 export function applyWorkdir(img: ImageConfig, requested: string): string {
   const wd = normalizeWorkdir(cfg(img).WorkingDir, requested);
   cfg(img).WorkingDir = wd;
@@ -120,12 +217,27 @@ export function applyWorkdir(img: ImageConfig, requested: string): string {
   return wd;
 }
 
-/** BuildKit `withShell`: shell form runs through SHELL (default `/bin/sh -c`). */
+/**
+ * BuildKit `withShell`: shell form runs through SHELL (default `/bin/sh -c`).
+ *
+ * @example
+ * ```ts
+ * withShell(img, 'make') // ['/bin/sh', '-c', 'make'] without a SHELL instruction
+ * ```
+ */
 export function withShell(img: ImageConfig, script: string): string[] {
   const shell = img.config?.Shell?.length ? img.config.Shell : DEFAULT_SHELL;
   return [...shell, script];
 }
 
+/**
+ * CMD: sets `config.Cmd` (already in exec form) and `ArgsEscaped`, as BuildKit does, and adds a history entry.
+ *
+ * @example
+ * ```ts
+ * applyCmd(img, ['node', 'server.js']) // history: 'CMD ["node" "server.js"]'
+ * ```
+ */
 export function applyCmd(img: ImageConfig, args: string[]): void {
   const c = cfg(img);
   // `CMD []`: an empty slice, which `Cmd,omitempty` leaves out of BuildKit's JSON.
@@ -135,7 +247,14 @@ export function applyCmd(img: ImageConfig, args: string[]): void {
   addHistory(img, `CMD ${goQuoteList(args)}`, { layer: false });
 }
 
-/** `cmdSetInStage`: whether CMD appeared earlier in this stage; if not, ENTRYPOINT resets an inherited CMD. */
+/**
+ * `cmdSetInStage`: whether CMD appeared earlier in this stage; if not, ENTRYPOINT resets an inherited CMD.
+ *
+ * @example
+ * ```ts
+ * applyEntrypoint(img, ['tini', '--'], false) // an inherited CMD is reset
+ * ```
+ */
 export function applyEntrypoint(img: ImageConfig, args: string[], cmdSetInStage: boolean): void {
   const c = cfg(img);
   if (args.length) c.Entrypoint = args;
@@ -145,6 +264,14 @@ export function applyEntrypoint(img: ImageConfig, args: string[], cmdSetInStage:
   addHistory(img, `ENTRYPOINT ${goQuoteList(args)}`, { layer: false });
 }
 
+/**
+ * HEALTHCHECK: sets `config.Healthcheck` and adds the history entry BuildKit writes (Go's `%+v` of the config).
+ *
+ * @example
+ * ```ts
+ * applyHealthcheck(img, { Test: ['NONE'] })
+ * ```
+ */
 export function applyHealthcheck(img: ImageConfig, health: HealthConfig): void {
   const h: HealthConfig = {
     Test: health.Test ?? [],
@@ -166,6 +293,14 @@ export function applyHealthcheck(img: ImageConfig, health: HealthConfig): void {
   addHistory(img, `HEALTHCHECK ${text}`, { layer: false });
 }
 
+/**
+ * VOLUME: adds the paths to `config.Volumes` and a history entry.
+ *
+ * @example
+ * ```ts
+ * applyVolume(img, ['/data']) // Volumes: { '/data': {} }; history: 'VOLUME [/data]'
+ * ```
+ */
 export function applyVolume(img: ImageConfig, volumes: readonly string[]): void {
   const c = cfg(img);
   c.Volumes ??= {};
@@ -173,22 +308,52 @@ export function applyVolume(img: ImageConfig, volumes: readonly string[]): void 
   addHistory(img, `VOLUME ${goList(volumes)}`, { layer: false });
 }
 
+/**
+ * STOPSIGNAL: sets `config.StopSignal` and adds a history entry.
+ *
+ * @example
+ * ```ts
+ * applyStopSignal(img, 'SIGTERM')
+ * ```
+ */
 export function applyStopSignal(img: ImageConfig, signal: string): void {
   cfg(img).StopSignal = signal;
   addHistory(img, `STOPSIGNAL ${signal}`, { layer: false });
 }
 
+/**
+ * SHELL: sets `config.Shell` (used by later shell-form RUN, CMD and ENTRYPOINT) and adds a history entry.
+ *
+ * @example
+ * ```ts
+ * applyShell(img, ['/bin/bash', '-c']) // history: 'SHELL [/bin/bash -c]'
+ * ```
+ */
 export function applyShell(img: ImageConfig, shell: string[]): void {
   cfg(img).Shell = shell;
   addHistory(img, `SHELL ${goList(shell)}`, { layer: false });
 }
 
-/** ONBUILD records the trigger text; BuildKit adds no history entry for it. */
+/**
+ * ONBUILD records the trigger text; BuildKit adds no history entry for it.
+ *
+ * @example
+ * ```ts
+ * applyOnbuild(img, 'RUN echo') // config.OnBuild: ['RUN echo']
+ * ```
+ */
 export function applyOnbuild(img: ImageConfig, expression: string): void {
   (cfg(img).OnBuild ??= []).push(expression);
 }
 
-/** `ARG a=1 b`: history only ("ARG a=1 b"); the values reach RUN through the step environment. */
+/**
+ * `ARG a=1 b`: history only ("ARG a=1 b"); the values reach RUN through the step environment.
+ *
+ * @example
+ * ```ts
+ * applyArg(img, [{ name: 'V', value: '1' }, { name: 'W' }]) // history: 'ARG V=1 W'
+ * ```
+ */
 export function applyArg(img: ImageConfig, args: ReadonlyArray<{ name: string; value?: string | undefined }>): void {
   addHistory(img, 'ARG ' + args.map((a) => (a.value === undefined ? a.name : `${a.name}=${a.value}`)).join(' '), { layer: false });
 }
@@ -196,6 +361,11 @@ export function applyArg(img: ImageConfig, args: ReadonlyArray<{ name: string; v
 /**
  * BuildKit `runCommandString`: `|N K=V ... <args>` lists every ARG declared in the stage, with the
  * value the RUN sees (an ENV of the same name wins), then the command.
+ *
+ * @example
+ * ```ts
+ * runCreatedBy(['/bin/sh', '-c', 'make'], [{ name: 'V', value: '1' }], ['V=1']) // 'RUN |1 V=1 /bin/sh -c make'
+ * ```
  */
 export function runCreatedBy(args: readonly string[], stageArgs: ReadonlyArray<{ name: string; value?: string | undefined }>, env: readonly string[]): string {
   const order: string[] = [];

@@ -29,6 +29,15 @@ export interface LocalNamedContext {
   dir: string;
 }
 
+/**
+ * Resolves base images once per reference and platform, from a named context or a registry, with every blob put in the store.
+ *
+ * @example
+ * ```ts
+ * const img = await images.resolve('alpine:3.20', 'docker.io/library/alpine:3.20', stage.platform)
+ * img.manifestDigest // what the keys built on it start from
+ * ```
+ */
 export class ImageSources {
   private readonly cache = new Map<string, Promise<BaseImage>>();
 

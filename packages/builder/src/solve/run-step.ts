@@ -48,7 +48,14 @@ export interface RunCommand {
 /** Where BuildKit mounts a shebang heredoc's script (read-only, mode 0755). */
 const PIPES_DIR = '/dev/pipes';
 
-/** The command of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
+/**
+ * The command of a RUN, as BuildKit's dispatchRun computes it (heredocs included).
+ *
+ * @example
+ * ```ts
+ * runCommand(ins, (script) => withShell(config, script)) // { args: ['/bin/sh', '-c', 'make'] } for `RUN make`
+ * ```
+ */
 export function runCommand(ins: RunInstruction, shell: (script: string) => string[]): RunCommand {
   if (ins.command.form === 'exec') return { args: ins.command.args };
   let script = ins.command.script;
@@ -71,11 +78,26 @@ export function runCommand(ins: RunInstruction, shell: (script: string) => strin
   return { args: shell(script) };
 }
 
-/** The argv of a RUN, as BuildKit's dispatchRun computes it (heredocs included). */
+/**
+ * The argv of a RUN, as BuildKit's dispatchRun computes it (heredocs included).
+ *
+ * @example
+ * ```ts
+ * runArgs(ins, (script) => ['/bin/sh', '-c', script]) // ['/bin/sh', '-c', 'make'] for `RUN make`
+ * ```
+ */
 export function runArgs(ins: RunInstruction, shell: (script: string) => string[]): string[] {
   return runCommand(ins, shell).args;
 }
 
+/**
+ * The RUN step module: a {@link LayerOpFactory} that computes a RUN's key parts and, on a miss, runs it under the executor.
+ *
+ * @example
+ * ```ts
+ * const solver = new Solver({ ...options, layerOps: { RUN: runStep({ executor, mounts: roots, secrets, ssh, cacheMountsDir, allowInsecure: false, network: 'host' }) } })
+ * ```
+ */
 export function runStep(deps: RunStepDeps) {
   return async (ctx: StepContext): Promise<LayerOp> => {
     const { step, state } = ctx;
@@ -181,12 +203,27 @@ async function mountKeyPart(ctx: StepContext, deps: RunStepDeps, m: GraphMount):
   }
 }
 
-/** A cache mount's id: `id=` or, by default, the cleaned target (BuildKit). */
+/**
+ * A cache mount's id: `id=` or, by default, the cleaned target (BuildKit).
+ *
+ * @example
+ * ```ts
+ * cacheId({ id: '', target: '/root/.npm' }) // '/root/.npm'
+ * cacheId({ id: 'npm', target: '/root/.npm' }) // 'npm'
+ * ```
+ */
 export function cacheId(m: Pick<GraphMount, 'id' | 'target'>): string {
   return m.id || path.posix.normalize(m.target);
 }
 
-/** Where a cache mount's contents live on the host, under the cache dir's `mounts/`. */
+/**
+ * Where a cache mount's contents live on the host, under the cache dir's `mounts/`.
+ *
+ * @example
+ * ```ts
+ * cacheMountHostDir('/home/u/.cache/build-image/mounts', 'npm') // '/home/u/.cache/build-image/mounts/<sha256 of "npm">'
+ * ```
+ */
 export function cacheMountHostDir(cacheMountsDir: string, id: string): string {
   return path.join(cacheMountsDir, createHash('sha256').update(id).digest('hex'));
 }

@@ -42,6 +42,12 @@ export interface BuildSetup {
 /**
  * Reads, resolves and wires everything; `--cache-from` caches are imported (their problems are
  * reported through `warn`, never thrown). With `plan`, the solver predicts instead of running.
+ *
+ * @example
+ * ```ts
+ * const { graph, solver } = await setupBuild(options, emit, warn, { plan: false })
+ * const state = await solver.solveTarget()
+ * ```
  */
 export async function setupBuild(options: BuildOptions, emit: ProgressListener, warn: (message: string) => void, mode: { plan: boolean }): Promise<BuildSetup> {
   const now = options.now ?? Date.now;

@@ -80,7 +80,14 @@ export interface PlannedStep {
   layer?: { digest: string; size: number };
 }
 
-/** Plan mode: an input that exists only once the build has run something (a rebuilt stage's files). */
+/**
+ * Plan mode: an input that exists only once the build has run something (a rebuilt stage's files).
+ *
+ * @example
+ * ```ts
+ * try { await solver.sourceStage(0) } catch (e) { if (e instanceof InputsUnknownError) prediction = 'unknown' }
+ * ```
+ */
 export class InputsUnknownError extends Error {}
 
 /** Plan mode: the layer a step that would run will make; its content is unknown. */
@@ -147,6 +154,15 @@ export interface SolverOptions {
 
 const KEY_CONFIG = 'build-image/solver/v1';
 
+/**
+ * Solves the build graph: stages once each (dependencies first, at most `concurrency` at a time), metadata steps on the config, layer steps through the cache. See docs/dev/lifecycle.md.
+ *
+ * @example
+ * ```ts
+ * const solver = new Solver({ store, index, snapshotter, images, graph, dockerfileText, emit, projectId, layerOps })
+ * const state = await solver.solveTarget() // config and layers of the target stage
+ * ```
+ */
 export class Solver {
   readonly options: SolverOptions;
   private readonly stages = new Map<number, Promise<StageState>>();
@@ -486,6 +502,11 @@ function stepName(step: Step): string {
  * A step's identity across builds, for "why did this miss": the project (context + Dockerfile),
  * the stage (by name, else index), the position in the stage and the instruction kind. Editing
  * the instruction keeps the identity, so the explanation can say what changed.
+ *
+ * @example
+ * ```ts
+ * stepIdentity('0123456789abcdef', stage, step) // '0123456789abcdef|build/2/RUN'
+ * ```
  */
 export function stepIdentity(project: string, stage: GraphStage, step: Step): string {
   return `${project}|${stage.name ?? stage.index}/${step.index}/${step.kind}`;

@@ -23,6 +23,15 @@ export interface SourceRoot {
   preserveOwner: boolean;
 }
 
+/**
+ * The file trees steps read from, with one identity each for cache keys (see docs/dev/cache-keys.md).
+ *
+ * @example
+ * ```ts
+ * const roots = new SourceRoots(contextDir, dockerfilePath, new Map(), statCache)
+ * await roots.identity(ctx, { kind: 'context' }, '/src') // 'context:sha256:…'
+ * ```
+ */
 export class SourceRoots {
   private mainContext: Promise<BuildContext> | undefined;
   private readonly namedLocal = new Map<string, Promise<BuildContext>>();

@@ -7,6 +7,14 @@ import { resolveChown } from '../fileop/chown.js';
 import { mkdirAllInRoot } from '../fileop/copy.js';
 import type { LayerOp, StepContext } from './solver.js';
 
+/**
+ * The WORKDIR step module (for a path other than `/`): a {@link LayerOpFactory} whose key is the path and the USER.
+ *
+ * @example
+ * ```ts
+ * const solver = new Solver({ ...options, layerOps: { WORKDIR: workdirStep() } })
+ * ```
+ */
 export function workdirStep() {
   return async (ctx: StepContext): Promise<LayerOp> => {
     const wd = ctx.state.config.config?.WorkingDir ?? '/';
