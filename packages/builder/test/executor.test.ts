@@ -115,7 +115,7 @@ describe.skipIf(!isRoot || !hasRunc).each(['overlay', 'copy'] as const)('RuncExe
       const r = await runIn(snap, 'id; pwd; echo "$FOO"; echo "$PATH"; echo "$HOME"; touch /tmp/u; touch here', { user: 'user', cwd: '/work/dir' });
       expect(r.exitCode).toBe(0);
       expect(r.out.split('\n').slice(0, 5)).toEqual([
-        'uid=1000(user) gid=1000(user) groups=10(wheel)',
+        'uid=1000(user) gid=1000(user) groups=10(wheel),1000(user)',
         '/work/dir',
         'bar baz',
         '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

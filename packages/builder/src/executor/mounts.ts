@@ -111,7 +111,7 @@ export async function prepareMounts(mounts: readonly ExecMount[], options: Prepa
   return { mounts: out, targets };
 }
 
-/** Removes what {@link prepareMounts} created (secrets are overwritten-free: the tmpfs copy is deleted). */
+/** Removes what {@link prepareMounts} created, including the private copies of secrets. */
 export async function cleanupPreparedMounts(options: PrepareMountsOptions): Promise<void> {
   await rm(options.secretsDir, { recursive: true, force: true });
   await rm(options.scratchDir, { recursive: true, force: true });

@@ -79,6 +79,7 @@ export function parseOutputSpec(value: string): OutputSpec {
     case 'docker': {
       const tar = attrs.tar === undefined ? true : parseBool(attrs.tar, '--output', 'tar');
       if (!tar && !attrs.dest) throw new OptionError(`--output type=${type},tar=false needs dest=DIR`);
+      if (!tar && type === 'docker') throw new OptionError('--output type=docker,tar=false is not supported: use type=oci,dest=DIR,tar=false for a layout directory');
       return { type, ...(attrs.dest !== undefined ? { dest: attrs.dest } : {}), tar, names, attrs };
     }
     case 'local':

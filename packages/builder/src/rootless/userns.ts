@@ -5,6 +5,7 @@
  * Layer extraction, overlay mounts (with `userxattr`), runc and clean-up then all see the same
  * mapped ids; outside the namespace files owned by the subordinate ids could not even be read.
  */
+import { constants as osConstants } from 'node:os';
 import { spawn } from 'node:child_process';
 import { BuildError } from '@build-image/errors';
 import { runningInUserNamespace } from './idmap.js';
@@ -91,7 +92,8 @@ export function runInUserNamespace(entryModule: string, args: readonly string[],
         reject(new UserNamespaceError(`${own.trim()}. ${explainUnshareFailure(own, user)}`, { stderr: own }));
         return;
       }
-      resolve(code ?? 128 + (signal ? 9 : 0));
+      // Like a shell: 128 + the signal's number when the worker was killed by one.
+      resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 9) : 0));
     });
   });
 }

@@ -3,6 +3,7 @@
  * parts together — Dockerfile → graph, base images, the solver over the cache, snapshots and the
  * executor — and then writes the outputs.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore, Descriptor, Digest } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
@@ -243,11 +244,11 @@ async function writeOutputs(image: Image, store: ContentStore, registry: Registr
         const names = spec.names.length ? spec.names : tags;
         const dest = spec.dest ?? '-';
         if (!spec.tar) {
-          if (spec.type === 'docker') throw new BuildError('E_OUTPUT', 'type=docker,tar=false is not supported: use type=oci,tar=false for a layout directory');
           await exportOciLayout(image, store, path.resolve(dest), { names });
           results.push({ type: spec.type, destination: path.resolve(dest), digest: image.manifestDescriptor.digest });
           break;
         }
+        if (dest !== '-') await mkdir(path.dirname(path.resolve(dest)), { recursive: true });
         const target = dest === '-' ? process.stdout : path.resolve(dest);
         if (spec.type === 'oci') {
           await exportOciTar(image, store, target, { names });
@@ -265,6 +266,7 @@ async function writeOutputs(image: Image, store: ContentStore, registry: Registr
         break;
       }
       case 'tar': {
+        if (spec.dest !== '-') await mkdir(path.dirname(path.resolve(spec.dest)), { recursive: true });
         const dest = spec.dest === '-' ? process.stdout : path.resolve(spec.dest);
         await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {});
         results.push({ type: 'tar', destination: spec.dest });

@@ -275,7 +275,7 @@ async function download(url: string, checksum: string | undefined, cleanup: Arra
     /* keep the default name */
   }
   const file = path.join(dir, name);
-  const res = await fetch(url, { ...(ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}) }).catch((e: unknown) => {
+  const res = await fetch(url, { signal: ctx.solver.signal }).catch((e: unknown) => {
     throw new BuildError('E_ADD_URL', `failed to download ${url}: ${(e as Error).message}`, { location: ctx.step.location, cause: e });
   });
   if (!res.ok || !res.body) throw new BuildError('E_ADD_URL', `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });

@@ -114,10 +114,13 @@ export function runStep(deps: RunStepDeps) {
     const mounts = step.mounts ?? [];
     const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
 
+    const argNames = new Set(step.args.map(([name]) => name));
+    const imageEnv = new Set((state.config.config?.Env ?? []).map((e) => e.split('=', 1)[0]!));
     const parts: KeyPart[] = [
       { type: 'op', value: JSON.stringify({ kind: 'RUN', args, ...(inlineFile ? { inlineFile } : {}), user, cwd, network, security: ins.security, mounts: mountKeys }) },
-      ...(step.runEnv ?? []).map(([name, value]) => ({ type: 'env', name, value }) as KeyPart),
-      ...mounts.filter((m) => m.type === 'secret').map((m) => ({ type: 'secret-id', value: m.id || m.target }) as KeyPart),
+      // The process environment, with the ARG-only names keyed as `arg` so a miss says "ARG X changed".
+      ...(step.runEnv ?? []).map(([name, value]) => ({ type: argNames.has(name) && !imageEnv.has(name) ? 'arg' : 'env', name, value }) as KeyPart),
+      ...mounts.filter((m) => m.type === 'secret').map((m) => ({ type: 'secret-id', value: secretId(m) }) as KeyPart),
     ];
     const stageArgs = step.args.map(([name, value]) => ({ name, value }));
 
@@ -150,7 +153,7 @@ export function runStep(deps: RunStepDeps) {
             ...(ins.security === 'insecure' ? { security: 'insecure' as const } : {}),
             mounts: execMounts,
             onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: 'step-output', time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString('utf8') }),
-            ...(ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}),
+            signal: ctx.solver.signal,
           });
           if (result.exitCode !== 0) {
             const shown = args.join(' ');
@@ -213,7 +216,13 @@ async function mountKeyPart(ctx: StepContext, deps: RunStepDeps, m: GraphMount):
  * ```
  */
 export function cacheId(m: Pick<GraphMount, 'id' | 'target'>): string {
-  return m.id || path.posix.normalize(m.target);
+  // Go's path.Clean: no trailing slash, so `/root/.npm/` and `/root/.npm` share a cache.
+  return m.id || path.posix.normalize(m.target).replace(/(.)\/+$/, '$1');
+}
+
+/** A secret mount's id: `id=` or, by default, the target's base name (BuildKit). */
+function secretId(m: Pick<GraphMount, 'id' | 'target'>): string {
+  return m.id || path.posix.basename(m.target);
 }
 
 /**
@@ -244,6 +253,7 @@ async function resolveMount(
     case 'cache': {
       const id = cacheId(m);
       const sharing = m.sharing || 'shared';
+      await mkdir(deps.cacheMountsDir, { recursive: true });
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
       if (sharing === 'locked') unlock.push(await lock(hostDir));
       if (sharing === 'private' && locks.has(hostDir)) {
@@ -252,7 +262,6 @@ async function resolveMount(
       } else if (sharing === 'private') {
         unlock.push(await lock(hostDir));
       }
-      await mkdir(deps.cacheMountsDir, { recursive: true });
       // `from=`: a cache used for the first time starts as a copy of that source (the stage,
       // context or image at `source`), as BuildKit bases the cache mount on it.
       if (m.from) await seedCacheDir(hostDir, await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup));
@@ -261,7 +270,7 @@ async function resolveMount(
     case 'tmpfs':
       return { type: 'tmpfs', target: m.target, ...(m.sizeLimit ? { size: m.sizeLimit } : {}) };
     case 'secret': {
-      const id = m.id || path.posix.basename(m.target);
+      const id = secretId(m);
       const src = deps.secrets.get(id);
       const value = src ? ('file' in src ? await readFile(src.file).catch(() => undefined) : process.env[src.env]) : undefined;
       if (value === undefined) {

@@ -168,6 +168,10 @@ export class Solver {
   private readonly stages = new Map<number, Promise<StageState>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly refs = new Map<Step, StepRef>();
+  /** Fired when a stage fails, so stages running beside it stop too (as BuildKit cancels them). */
+  private readonly failed = new AbortController();
+  /** The caller's signal combined with the solver's own failure signal: what steps must honour. */
+  readonly signal: AbortSignal;
   readonly counts = { run: 0, cached: 0 };
   /** Every layer step's key, for exporting the cache (`--cache-to`, mode=min keeps the target's). */
   readonly entries: Array<{ key: CacheKey; stepId: string; stage: number }> = [];
@@ -177,6 +181,7 @@ export class Solver {
   constructor(options: SolverOptions) {
     this.options = options;
     this.limit = pLimit(options.concurrency ?? 2);
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.failed.signal]) : this.failed.signal;
     let id = 0;
     for (const stage of options.graph.stages) {
       const stageLabel = stage.name ?? `stage-${stage.index}`;
@@ -221,6 +226,9 @@ export class Solver {
         await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
         return this.limit(() => this.runStage(stage));
       })();
+      p.catch((e: unknown) => {
+        if (!this.failed.signal.aborted) this.failed.abort(e);
+      });
       this.stages.set(index, p);
     }
     return p;
@@ -229,7 +237,7 @@ export class Solver {
   private async runStage(stage: GraphStage): Promise<StageState> {
     const state = await this.baseState(stage);
     for (const step of stage.steps) {
-      this.options.signal?.throwIfAborted();
+      this.signal.throwIfAborted();
       await this.runStep(stage, step, state);
     }
     return state;
@@ -478,11 +486,11 @@ export class Solver {
   }
 
   private stepError(ctx: StepContext, e: unknown): BuildError {
+    const message = e instanceof Error ? e.message : String(e);
+    this.options.emit({ v: 1, type: 'step-error', time: this.now(), step: ctx.ref, message });
     if (e instanceof StepFailedError) return e;
     if (BuildError.is(e) && e.location) return e;
-    const message = e instanceof Error ? e.message : String(e);
     const code = BuildError.is(e) ? e.code : 'E_STEP_FAILED';
-    this.options.emit({ v: 1, type: 'step-error', time: this.now(), step: ctx.ref, message });
     return new StepFailedError('E_STEP_FAILED', `${ctx.ref.name}: ${message}`, ctx.step.location, this.options.dockerfileText, { code }, e);
   }
 

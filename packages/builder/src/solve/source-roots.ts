@@ -116,7 +116,11 @@ export class SourceRoots {
 
   private async contentDigest(context: BuildContext, subpath: string): Promise<Digest> {
     const selection = selectSources(context, { sources: [subpath || '/'], followSymlinks: true });
-    return (await hashSelection(selection, { preserveOwner: true, ...(this.statCache ? { statCache: this.statCache } : {}) })).digest;
+    // As mounted: context files are materialized as 0:0, so the host owner must not enter the key
+    // (a checkout by another uid on another machine would otherwise miss an imported cache).
+    const digest = (await hashSelection(selection, { preserveOwner: false, ...(this.statCache ? { statCache: this.statCache } : {}) })).digest;
+    await this.statCache?.save();
+    return digest;
   }
 
   /**
@@ -133,6 +137,12 @@ export class SourceRoots {
     const selection = selectSources(context, { sources: [subpath || '/'], followSymlinks: true, location: ctx.step.location });
     const out = await mkdtemp(path.join(os.tmpdir(), 'build-image-bind-'));
     cleanup.push(() => rm(out, { recursive: true, force: true }));
+    // A single file is mounted as the file itself (BuildKit binds the path the source names).
+    const only = selection.sources[0]?.matches[0];
+    if (selection.sources.length === 1 && selection.sources[0]!.matches.length === 1 && only && only.entries.length === 1 && only.entries[0]!.entry.type === 'file') {
+      await copyIntoRoot({ srcRoot: root.dir, src: '/' + only.resolved, destRoot: out, dest: '/file', copyDirContents: true, followSymlinks: true, preserveOwner: false });
+      return path.join(out, 'file');
+    }
     for (const src of selection.sources) {
       for (const match of src.matches) {
         const keep = new Set(match.entries.map((e) => e.entry.path));
