@@ -71,19 +71,19 @@ async function entries(): Promise<number> {
 }
 
 describe('plan', () => {
-  it('cold cache: misses "not built before", steps behind a rebuilt stage unknown; nothing written', async () => {
+  it('cold cache: misses "not built before", also behind a rebuilt stage (its key is known before it runs); nothing written', async () => {
     const plan = await planBuild(options);
     expect(plan.target).toBe('1');
     expect(plan.steps.map((s) => [s.step.id, s.step.name, s.prediction])).toEqual([
       [1, 'WORKDIR /src', 'miss'],
       [2, 'COPY a.txt ./', 'miss'],
       [3, 'RUN cat a.txt a.txt > out.txt', 'miss'],
-      [5, 'COPY --from=build /src/out.txt /out.txt', 'unknown'],
-      [6, 'COPY b.txt /b.txt', 'unknown'],
+      [5, 'COPY --from=build /src/out.txt /out.txt', 'miss'],
+      [6, 'COPY b.txt /b.txt', 'miss'],
     ]);
     expect(byName(plan, 'COPY a.txt ./').reasons).toEqual(['not built before']);
-    expect(byName(plan, 'COPY --from=build /src/out.txt /out.txt').reasons[0]).toMatch(/^inputs unknown until the build runs: .*stage that will be rebuilt/);
-    expect(plan.summary).toEqual({ hit: 0, miss: 3, unknown: 2 });
+    expect(byName(plan, 'COPY --from=build /src/out.txt /out.txt').reasons).toEqual(['not built before']);
+    expect(plan.summary).toEqual({ hit: 0, miss: 5, unknown: 0 });
     expect(await entries()).toBe(0);
   });
 
@@ -109,17 +109,19 @@ describe('plan', () => {
     expect(built).toEqual(predicted(plan));
   });
 
-  it('a change early in a stage: the rest of the stage misses, the stages that copy from it are unknown', async () => {
+  it('a change early in a stage: the rest of the stage misses, and so do the steps that copy from it', async () => {
     await writeFile(path.join(ctx, 'a.txt'), 'a2\n');
     const plan = await planBuild(options);
     expect(plan.steps.map((s) => [s.step.name, s.prediction])).toEqual([
       ['WORKDIR /src', 'hit'],
       ['COPY a.txt ./', 'miss'],
       ['RUN cat a.txt a.txt > out.txt', 'miss'],
-      ['COPY --from=build /src/out.txt /out.txt', 'unknown'],
-      ['COPY b.txt /b.txt', 'unknown'],
+      ['COPY --from=build /src/out.txt /out.txt', 'miss'],
+      ['COPY b.txt /b.txt', 'miss'],
     ]);
     expect(byName(plan, 'COPY a.txt ./').reasons.join('\n')).toContain('a.txt');
+    // The stage it copies from changed: the miss says so (its key is an input of this step).
+    expect(byName(plan, 'COPY --from=build /src/out.txt /out.txt').reasons.join('\n')).toMatch(/from/);
     const built = await buildOutcome();
     for (const [name, p, key] of predicted(plan)) {
       if (p !== 'unknown') expect(built.find(([n]) => n === name), name).toEqual([name, p, key]);

@@ -82,14 +82,19 @@ export function copyStep(deps: CopyStepDeps) {
       for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
     };
     try {
-      const root = localSources.length ? await deps.roots.open(ctx, source, cleanup) : undefined;
-      const selection = root ? await select(root, ins, localSources, ctx) : undefined;
+      // Trees that change between builds (the context, a named local directory) enter the key by
+      // the content of the selected files. A stage or an image is identified by its own key or
+      // digest, which fixes its content, so its files are only opened when the step runs: a
+      // cached COPY --from never mounts or walks the other stage.
+      const hashAtKeyTime = source.kind === 'context' || deps.roots.isLocal(source);
+      const keyRoot = localSources.length && hashAtKeyTime ? await deps.roots.open(ctx, source, cleanup) : undefined;
+      const keySelection = keyRoot ? await select(keyRoot, ins, localSources, ctx) : undefined;
       const downloads = await Promise.all(urls.map((u) => download(u, isAdd ? (ins as AddInstruction).checksum : undefined, cleanup, ctx)));
       const heredocs = await writeHeredocs(ins, cleanup);
 
       const octal = mode?.kind === 'octal' ? mode.mode : undefined;
-      const hashed = selection
-        ? await hashSelection(selection, { preserveOwner: root!.preserveOwner, ...(octal !== undefined ? { chmod: octal } : {}), ...(deps.roots.statCache && source.kind === 'context' ? { statCache: deps.roots.statCache } : {}) })
+      const hashed = keySelection
+        ? await hashSelection(keySelection, { preserveOwner: keyRoot!.preserveOwner, ...(octal !== undefined ? { chmod: octal } : {}), ...(deps.roots.statCache && source.kind === 'context' ? { statCache: deps.roots.statCache } : {}) })
         : undefined;
       if (hashed && source.kind === 'context') await deps.roots.statCache?.save();
 
@@ -121,6 +126,8 @@ export function copyStep(deps: CopyStepDeps) {
         buildkitSuffix: true,
         dispose,
         run: async (snapshot: MutableSnapshot) => {
+          const root = keyRoot ?? (localSources.length ? await deps.roots.open(ctx, source, cleanup) : undefined);
+          const selection = keySelection ?? (root ? await select(root, ins, localSources, ctx) : undefined);
           const destRoot = snapshot.mergedDir;
           const owner = ins.chown ? await resolveChown(ins.link ? await chownRoot(ctx, cleanup) : destRoot, ins.chown) : undefined;
           const base = { destRoot, followSymlinks: true, preserveOwner: root?.preserveOwner ?? false, ...(owner ? { owner } : {}), ...(mode ? { mode } : {}) };

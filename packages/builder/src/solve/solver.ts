@@ -261,7 +261,7 @@ export class Solver {
         // BuildKit builds for the stage's platform even if the image's config says otherwise.
         return {
           config,
-          layers: img.layers,
+          layers: [...img.layers], // a copy: the resolved image is shared by every stage built on it
           key: computeCacheKey([{ type: 'base', value: img.manifestDigest }, { type: 'platform', value: platform }]).key,
           cmdSet: false,
           baseHistoryLength: config.history?.length ?? 0,

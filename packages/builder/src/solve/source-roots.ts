@@ -58,6 +58,11 @@ export class SourceRoots {
     return p;
   }
 
+  /** A named build context that is a directory on disk (`--build-context NAME=DIR`). */
+  isLocal(source: StepSource): boolean {
+    return source.kind === 'image' && this.namedLocalDirs.has(source.ref);
+  }
+
   /**
    * Opens a source tree. Stage and image trees are snapshots that `cleanup` releases; the main
    * context is the context directory itself (reads go through the filtered walk, never around it).
