@@ -107,7 +107,10 @@ export const buildCommand: CommandSpec = {
             ? ttyRenderer({ write: io.stderr, columns: process.stderr.columns || Number(term?.[1] ?? 80), rows: process.stderr.rows || Number(term?.[2] ?? 24) }, { color: !io.env.NO_COLOR })
             : plainRenderer(io.stderr);
     const tags = list('tag');
-    const outputs = list('output').map(parseOutputSpec);
+    // Destinations are relative to the CLI's working directory (the library resolves against the process's).
+    const outputs = list('output')
+      .map(parseOutputSpec)
+      .map((o) => ('dest' in o && o.dest !== undefined && o.dest !== '-' ? { ...o, dest: path.resolve(io.cwd, o.dest) } : o));
     if (args.booleans.has('load')) throw new UsageError('--load needs a Docker daemon; use --output type=docker,dest=FILE and `docker load -i FILE`');
     const file = get('file');
     const target = get('target');
