@@ -1,9 +1,11 @@
 /**
  * Picks the snapshotter: overlay when an overlay mount works in the state dir (tried once per
- * root and remembered), the copy snapshotter otherwise.
+ * root and remembered, in memory and on disk), the copy snapshotter otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { readFileSync, statSync, statfsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { runningInUserNamespace } from '../rootless/idmap.js';
 import { CopySnapshotter } from './copy.js';
@@ -23,37 +25,87 @@ export interface CreateSnapshotterOptions {
 
 const probed = new Map<string, Promise<boolean>>();
 
+/** File in the state root that remembers a successful probe (see {@link probeIdentity}). */
+export const PROBE_FILE = 'overlay-probe.json';
+
+/**
+ * What decides whether the probe's answer still holds: the kernel, the filesystem the root is on
+ * (device and type), who we are (uid, user namespace or not) and which capabilities we have
+ * (CAP_SYS_ADMIN for mount). A moved state dir, another kernel or fewer privileges all probe again.
+ */
+function probeIdentity(root: string, rootless: boolean): string {
+  let caps = '';
+  try {
+    caps = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  } catch {
+    /* no /proc: the identity just lacks it */
+  }
+  const st = statSync(root);
+  const fsType = statfsSync(root).type;
+  return JSON.stringify({ v: 1, kernel: os.release(), dev: st.dev, ino: st.ino, fsType, uid: process.geteuid?.() ?? -1, rootless, caps });
+}
+
+function rememberedWorks(root: string, identity: string): boolean {
+  try {
+    return readFileSync(path.join(root, PROBE_FILE), 'utf8') === identity;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * True when an overlay with this process's options can be mounted under `root`: mounts a
- * one-file overlay, writes through it and unmounts.
+ * one-file overlay, writes through it and unmounts. A success is written to `root/overlay-probe.json`
+ * with {@link probeIdentity}, so later processes on the same state dir skip the mount + umount
+ * (~25 ms per build: two process spawns and the umount's sync); a failure is never remembered.
  */
 export function overlayWorks(root: string, rootless: boolean): Promise<boolean> {
   const key = `${path.resolve(root)}|${rootless}`;
   let p = probed.get(key);
   if (!p) {
     p = (async () => {
-      const dir = path.join(root, `probe-${randomBytes(4).toString('hex')}`);
-      const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(dir, d)) as [string, string, string, string];
+      let identity: string | undefined;
       try {
-        for (const d of [lower, upper, work, merged]) await mkdir(d, { recursive: true });
-        await writeFile(path.join(lower, 'f'), 'x');
-        const opts = rootless ? 'userxattr' : 'redirect_dir=off,index=off,metacopy=off';
-        await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
-        try {
-          await writeFile(path.join(merged, 'f'), 'y');
-          return (await readFile(path.join(upper, 'f'), 'utf8')) === 'y';
-        } finally {
-          await unmount(merged);
-        }
+        identity = probeIdentity(root, rootless);
+        if (rememberedWorks(root, identity)) return true;
       } catch {
-        return false;
-      } finally {
-        await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        identity = undefined;
       }
+      const works = await probeOverlay(root, rootless);
+      if (works && identity !== undefined) {
+        // Written whole then renamed, so a reader never sees half a file.
+        const tmp = path.join(root, `${PROBE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+        await writeFile(tmp, identity)
+          .then(() => rename(tmp, path.join(root, PROBE_FILE)))
+          .catch(() => rm(tmp, { force: true }).catch(() => undefined));
+      }
+      return works;
     })();
     probed.set(key, p);
   }
   return p;
+}
+
+/** The probe itself: mount a one-file overlay under `root`, write through it, unmount. */
+async function probeOverlay(root: string, rootless: boolean): Promise<boolean> {
+  const dir = path.join(root, `probe-${randomBytes(4).toString('hex')}`);
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(dir, d)) as [string, string, string, string];
+  try {
+    for (const d of [lower, upper, work, merged]) await mkdir(d, { recursive: true });
+    await writeFile(path.join(lower, 'f'), 'x');
+    const opts = rootless ? 'userxattr' : 'redirect_dir=off,index=off,metacopy=off';
+    await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
+    try {
+      await writeFile(path.join(merged, 'f'), 'y');
+      return (await readFile(path.join(upper, 'f'), 'utf8')) === 'y';
+    } finally {
+      await unmount(merged);
+    }
+  } catch {
+    return false;
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /**
