@@ -6,8 +6,26 @@
  * the same way.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +35,7 @@ import { decompressedStream } from './compression.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './directory.js';
 import { LayerError, type LayerWarning } from './errors.js';
 import { resolveInRoot } from '../rootfs/resolve.js';
-import { setXattr } from './xattr.js';
+import { setXattrSync } from './xattr.js';
 
 const execFileP = promisify(execFile);
 
@@ -57,13 +75,23 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return undefined;
-    throw err;
+function lstatOrUndefined(path: string): Stats | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
+}
+
+/** Files up to this size are collected from the tar and written with one synchronous write. */
+const SMALL_FILE = 1024 * 1024;
+
+/** The body of a small entry as one buffer (at most {@link SMALL_FILE} bytes are ever held). */
+async function readSmallBody(entry: Entry, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of entry as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    got += chunk.length;
   }
+  if (got !== size) throw new LayerError('E_LAYER_CORRUPT', `Tar entry "${entry.header.name}" has ${got} bytes, its header says ${size}.`, { data: { name: entry.header.name, size, got } });
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got);
 }
 
 /** Clean absolute form of a tar name: `/a/b`, with `..` clamped at `/`, no trailing slash. */
@@ -88,8 +116,12 @@ function paxNumber(pax: Record<string, string> | null | undefined, key: string):
  * for (const l of image.layers) await applyLayer('/rootfs', store.get(l.digest))
  */
 export async function applyLayer(rootDir: string, layer: Readable | AsyncIterable<Uint8Array>, options: ApplyLayerOptions = {}): Promise<AppliedLayer> {
+  // Metadata calls are synchronous on purpose: one entry costs 4–6 syscalls of a few µs each,
+  // while every async call pays a thread-pool round trip (0.1–0.3 ms on a loaded machine). For a
+  // busybox base (280 entries, 269 symlinks) that took the extraction from 160–480 ms to ~100 ms
+  // here. File bodies above SMALL_FILE still stream with backpressure.
   const root = posix.resolve(rootDir);
-  await mkdir(root, { recursive: true });
+  mkdirSync(root, { recursive: true });
   const sameOwner = options.sameOwner ?? process.geteuid?.() === 0;
   const isRoot = process.geteuid?.() === 0;
   const warn = (w: LayerWarning): void => options.onWarning?.(w);
@@ -99,14 +131,25 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
   const dirTimes: Array<[string, number]> = [];
   let entries = 0;
   let size = 0;
+  /**
+   * Resolved parent dirs (tar dirname → real dir inside the root, known to be a directory).
+   * Only this apply changes the tree while it runs, and only a removal can turn a resolved
+   * directory into something else (a symlink or file replaces a directory only after rm), so
+   * every removal clears it.
+   */
+  const parents = new Map<string, string>();
+  const remove = (p: string): void => {
+    rmSync(p, { recursive: true, force: true });
+    parents.clear();
+  };
 
   const input = await decompressedStream(layer);
   const extract = tar.extract();
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract as unknown as NodeJS.WritableStream);
 
-  async function ensureParent(parent: string, name: string): Promise<void> {
-    const st = await lstatOrUndefined(parent);
+  function ensureParent(parent: string, name: string): void {
+    const st = lstatOrUndefined(parent);
     if (st?.isDirectory()) return;
     if (st) {
       throw new LayerError('E_LAYER_NOT_A_DIRECTORY', `Cannot extract "${name}": its parent ${parent.slice(root.length) || '/'} exists in the layer root and is not a directory.`, {
@@ -115,14 +158,25 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
     }
     // Every existing component of `parent` is a real directory (symlinks were resolved), so the
     // directories created here are all inside the root.
-    await mkdir(parent, { recursive: true, mode: 0o755 });
+    mkdirSync(parent, { recursive: true, mode: 0o755 });
+  }
+
+  /** The real directory an entry named `name` goes into, created if missing. */
+  async function parentOf(name: string, tarName: string): Promise<string> {
+    const dir = posix.dirname(name);
+    const cached = parents.get(dir);
+    if (cached !== undefined) return cached;
+    const parentAbs = await resolveInRoot(root, dir);
+    if (parentAbs !== root && parentAbs.startsWith(`${root}/`)) ensureParent(parentAbs, tarName);
+    parents.set(dir, parentAbs);
+    return parentAbs;
   }
 
   /** Removes everything under `dir` that this layer did not itself unpack. */
-  async function applyOpaque(dir: string): Promise<void> {
+  function applyOpaque(dir: string): void {
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch (err) {
       if (errno(err) === 'ENOENT') return;
       throw err;
@@ -130,9 +184,9 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
     for (const name of names) {
       const p = posix.join(dir, name);
       if (!unpacked.has(p)) {
-        await rm(p, { recursive: true, force: true });
-      } else if ((await lstat(p)).isDirectory()) {
-        await applyOpaque(p);
+        remove(p);
+      } else if (lstatSync(p).isDirectory()) {
+        applyOpaque(p);
       }
     }
   }
@@ -146,19 +200,18 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       entry.resume();
       continue;
     }
-    const parentAbs = await resolveInRoot(root, posix.dirname(name));
+    const parentAbs = await parentOf(name, header.name);
     const base = posix.basename(name);
     const target = posix.join(parentAbs, base);
     if (target === root || !target.startsWith(`${root}/`)) {
       entry.resume();
       continue;
     }
-    if (parentAbs !== root) await ensureParent(parentAbs, header.name);
 
     if (whiteouts === 'overlay' && base.startsWith(WHITEOUT_PREFIX)) {
       entry.resume();
       if (base === WHITEOUT_OPAQUE) {
-        await setXattr(parentAbs, `${options.overlayXattrPrefix ?? 'trusted.overlay.'}opaque`, Buffer.from('y'));
+        setXattrSync(parentAbs, `${options.overlayXattrPrefix ?? 'trusted.overlay.'}opaque`, Buffer.from('y'));
         continue;
       }
       const original = base.slice(WHITEOUT_PREFIX.length);
@@ -166,7 +219,7 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
         throw new LayerError('E_LAYER_INVALID_WHITEOUT', `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
       const wh = posix.join(parentAbs, original);
-      await rm(wh, { recursive: true, force: true });
+      remove(wh);
       // An overlayfs whiteout: a character device 0/0 (Node has no mknod(2)).
       await execFileP('mknod', ['-m', '0', wh, 'c', '0', '0']);
       continue;
@@ -176,7 +229,7 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       if (base === WHITEOUT_OPAQUE) {
         if (!opaqueDone.has(parentAbs)) {
           opaqueDone.add(parentAbs);
-          await applyOpaque(parentAbs);
+          applyOpaque(parentAbs);
         }
         continue;
       }
@@ -184,43 +237,56 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       if (original === '' || original === '.' || original === '..') {
         throw new LayerError('E_LAYER_INVALID_WHITEOUT', `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
-      await rm(posix.join(parentAbs, original), { recursive: true, force: true });
+      remove(posix.join(parentAbs, original));
       continue;
     }
 
     const type = header.type;
-    const existing = await lstatOrUndefined(target);
-    if (existing && !(existing.isDirectory() && type === 'directory')) {
-      await rm(target, { recursive: true, force: true });
-    }
+    const existing = lstatOrUndefined(target);
+    if (existing && !(existing.isDirectory() && type === 'directory')) remove(target);
     const mode = (header.mode ?? 0) & 0o7777;
     const uid = options.owner?.uid ?? paxNumber(header.pax, 'uid') ?? header.uid ?? 0;
     const gid = options.owner?.gid ?? paxNumber(header.pax, 'gid') ?? header.gid ?? 0;
     const mtime = paxNumber(header.pax, 'mtime') ?? (header.mtime ? header.mtime.getTime() / 1000 : 0);
+    const chown = sameOwner || options.owner !== undefined;
+    /** An open regular file: metadata is set through the descriptor, then it is closed. */
+    let fd: number | undefined;
 
     switch (type) {
       case 'directory':
         entry.resume();
-        if (!existing?.isDirectory()) await mkdir(target, { mode: 0o700 });
+        if (!existing?.isDirectory()) mkdirSync(target, { mode: 0o700 });
         break;
       case 'file':
       case 'contiguous-file': {
         const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-        const fh = await open(target, flags, 0o600);
-        await pipeline(entry, fh.createWriteStream());
-        size += header.size ?? 0;
+        const bytes = header.size ?? 0;
+        if (bytes <= SMALL_FILE) {
+          const body = bytes > 0 ? await readSmallBody(entry, bytes) : (entry.resume(), undefined);
+          fd = openSync(target, flags, 0o600);
+          try {
+            for (let off = 0; body && off < body.length; ) off += writeSync(fd, body, off);
+          } catch (err) {
+            closeSync(fd);
+            throw err;
+          }
+        } else {
+          const fh = await open(target, flags, 0o600);
+          await pipeline(entry, fh.createWriteStream());
+        }
+        size += bytes;
         break;
       }
       case 'symlink':
         entry.resume();
-        await symlink(header.linkname ?? '', target);
+        symlinkSync(header.linkname ?? '', target);
         break;
       case 'link': {
         entry.resume();
         const linkName = cleanName(header.linkname ?? '');
         const linkParent = await resolveInRoot(root, posix.dirname(linkName));
         const linkTarget = posix.join(linkParent, posix.basename(linkName));
-        const st = linkName === '/' || !linkTarget.startsWith(`${root}/`) ? undefined : await lstatOrUndefined(linkTarget);
+        const st = linkName === '/' || !linkTarget.startsWith(`${root}/`) ? undefined : lstatOrUndefined(linkTarget);
         if (!st || st.isDirectory()) {
           throw new LayerError(
             'E_LAYER_HARDLINK_TARGET',
@@ -228,7 +294,7 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
             { data: { name: header.name, linkname: header.linkname } },
           );
         }
-        await link(linkTarget, target);
+        linkSync(linkTarget, target);
         break;
       }
       case 'character-device':
@@ -254,36 +320,45 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
         throw new LayerError('E_LAYER_UNSUPPORTED_ENTRY', `Tar entry "${header.name}" has a type this engine cannot apply (${String(type)}).`, { data: { name: header.name, type: String(type) } });
     }
 
-    if (sameOwner || options.owner) await lchown(target, uid, gid);
-    if (options.xattrs !== false && header.pax) {
-      for (const [key, value] of Object.entries(header.pax)) {
-        if (!key.startsWith('SCHILY.xattr.')) continue;
-        const xname = key.slice('SCHILY.xattr.'.length);
-        if (value.includes('\uFFFD')) {
-          // tar-stream decodes PAX values as UTF-8, so a binary value (e.g. a security.capability
-          // with a byte >= 0x80) arrives damaged. Setting damaged bytes could grant the wrong
-          // capabilities; skip it and say so.
-          warn({ code: 'W_LAYER_XATTR_SKIPPED', path: name, message: `xattr ${xname} on ${name} not set: its binary value cannot be recovered from the PAX header by the tar reader.` });
-          continue;
-        }
-        try {
-          await setXattr(target, xname, Buffer.from(value, 'utf8'));
-        } catch (err) {
-          warn({ code: 'W_LAYER_XATTR_SKIPPED', path: name, message: `xattr ${xname} on ${name} not set: ${(err as Error).message}` });
+    try {
+      if (chown) {
+        if (fd !== undefined) fchownSync(fd, uid, gid);
+        else lchownSync(target, uid, gid);
+      }
+      if (options.xattrs !== false && header.pax) {
+        for (const [key, value] of Object.entries(header.pax)) {
+          if (!key.startsWith('SCHILY.xattr.')) continue;
+          const xname = key.slice('SCHILY.xattr.'.length);
+          if (value.includes('\uFFFD')) {
+            // tar-stream decodes PAX values as UTF-8, so a binary value (e.g. a security.capability
+            // with a byte >= 0x80) arrives damaged. Setting damaged bytes could grant the wrong
+            // capabilities; skip it and say so.
+            warn({ code: 'W_LAYER_XATTR_SKIPPED', path: name, message: `xattr ${xname} on ${name} not set: its binary value cannot be recovered from the PAX header by the tar reader.` });
+            continue;
+          }
+          try {
+            setXattrSync(target, xname, Buffer.from(value, 'utf8'));
+          } catch (err) {
+            warn({ code: 'W_LAYER_XATTR_SKIPPED', path: name, message: `xattr ${xname} on ${name} not set: ${(err as Error).message}` });
+          }
         }
       }
+      // chmod after chown: chown clears setuid/setgid. Symlinks have no mode of their own on Linux.
+      if (fd !== undefined) fchmodSync(fd, mode);
+      else if (type !== 'symlink') chmodSync(target, mode);
+      if (type === 'directory') dirTimes.push([target, mtime]);
+      else if (fd !== undefined) futimesSync(fd, mtime, mtime);
+      else lutimesSync(target, mtime, mtime);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
-    // chmod after chown: chown clears setuid/setgid. Symlinks have no mode of their own on Linux.
-    if (type !== 'symlink') await chmod(target, mode);
-    if (type === 'directory') dirTimes.push([target, mtime]);
-    else await lutimes(target, mtime, mtime);
     unpacked.add(target);
   }
 
   // Directory mtimes last: creating entries inside a directory changes its mtime.
   for (const [dir, mtime] of dirTimes) {
     try {
-      await lutimes(dir, mtime, mtime);
+      lutimesSync(dir, mtime, mtime);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
     }

@@ -37,3 +37,8 @@ export async function getXattr(path: string, name: string): Promise<Buffer | und
 export async function setXattr(path: string, name: string, value: Buffer): Promise<void> {
   await xattr.setAttribute(path, name, value);
 }
+
+/** {@link setXattr} as one synchronous call (layer extraction sets a few per layer; no thread-pool round trip). */
+export function setXattrSync(path: string, name: string, value: Buffer): void {
+  xattr.setAttributeSync(path, name, value);
+}
