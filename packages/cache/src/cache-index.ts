@@ -253,7 +253,10 @@ export class CacheIndex {
       await writeFileAtomic(this.layout.tmp, this.layout.preimage(hex), JSON.stringify(file), { mtimeMs: nowMs, durable: false });
     }
     const entry: EntryFile = { v: 1, key, createdAt, size, result };
-    await writeFileAtomic(this.layout.tmp, this.layout.entry(hex), JSON.stringify(entry), { mtimeMs: nowMs });
+    // Not fsynced (file or directory): every blob it names is already durable, and what a crash
+    // can do to an entry written without fsync (lose it, or leave it empty) reads as a miss (see
+    // readEntry). Saves two fsyncs per step (~0.3-5 ms each, more on a busy disk).
+    await writeFileAtomic(this.layout.tmp, this.layout.entry(hex), JSON.stringify(entry), { mtimeMs: nowMs, durable: false });
     if (options.stepId !== undefined && preimage) await this.recordStep(options.stepId, key);
     return { ...result, key, createdAt, lastUsedAt: createdAt, size };
   }

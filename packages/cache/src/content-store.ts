@@ -2,8 +2,9 @@
  * The content-addressed blob store: digest → bytes, on disk under `<root>/content-v1/`
  * (format described in layout.ts and the package README).
  *
- * Write path: stream → hash + temp file (in `<root>/tmp`, same file system) → fsync → verify digest
- * and size → rename into place → fsync the directory. A blob is visible under its digest only after
+ * Write path: stream → hash + temp file (in `<root>/tmp`, same file system) → verify digest and
+ * size → (already stored with that size: drop the temp file) → fsync → rename into place → fsync
+ * the directory. A blob is visible under its digest only after
  * it was verified, so a crash, a kill or a full disk never leaves a wrong or partial blob under a
  * digest. Two writers of the same digest (in one or several processes) each rename a complete,
  * verified, identical file over the other: harmless.
@@ -150,14 +151,23 @@ export class ContentStore implements BlobStore {
       if (options.size !== undefined && size !== options.size) {
         throw new BlobSizeMismatchError(options.size, size, options.expected);
       }
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
       const digest = `${algorithm}:${hash.digest('hex')}` as Digest;
       if (options.expected && digest !== options.expected) {
         throw new BlobDigestMismatchError(options.expected, digest, size);
       }
       const dest = this.layout.blob(digest);
+      if (await this.hasWithSize(dest, size)) {
+        // Already stored (and durable: it got there through this path): drop the copy without
+        // paying its fsync and the directory's. Identical blobs are common: every empty RUN
+        // layer, and configs/manifests on each rebuild.
+        await fh.close();
+        fh = undefined;
+        await rm(tmp, { force: true });
+        return { digest, size };
+      }
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
       await mkdir(dirname(dest), { recursive: true });
       await rename(tmp, dest);
       await fsyncDir(dirname(dest));
@@ -166,6 +176,16 @@ export class ContentStore implements BlobStore {
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
       throw mapFsError(e, this.root);
+    }
+  }
+
+  /** True when a blob file exists at `path` with `size` bytes (a racing or damaged one does not count). */
+  private async hasWithSize(path: string, size: number): Promise<boolean> {
+    try {
+      const st = await stat(path);
+      return st.isFile() && st.size === size;
+    } catch {
+      return false;
     }
   }
 
