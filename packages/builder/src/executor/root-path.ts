@@ -4,14 +4,15 @@
  * and cyphar/filepath-securejoin do). Used before the container exists, to create the working
  * directory and to find mount targets that are missing, without touching the host.
  */
-import { lstat, readlink } from 'node:fs/promises';
+import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 const MAX_SYMLINKS = 255;
 
 /**
  * Host path of `unsafePath` scoped to `root`. Components that do not exist are appended
- * as-is. Throws ELOOP after 255 symlinks.
+ * as-is. Throws ELOOP after 255 symlinks. The lstat/readlink calls are synchronous: a few per
+ * path, each far cheaper than an async call's thread-pool round trip (0.1–0.3 ms under load).
  *
  * @example
  * ```ts
@@ -32,7 +33,7 @@ export async function resolveInRoot(root: string, unsafePath: string): Promise<s
     const candidate = path.join(root, ...resolved, part);
     let st;
     try {
-      st = await lstat(candidate);
+      st = lstatSync(candidate);
     } catch {
       resolved.push(part, ...pending);
       // Non-existent tail: no more symlinks to follow; normalise '..' lexically.
@@ -40,7 +41,7 @@ export async function resolveInRoot(root: string, unsafePath: string): Promise<s
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) throw Object.assign(new Error(`too many symlinks resolving ${unsafePath}`), { code: 'ELOOP' });
-      const target = await readlink(candidate);
+      const target = readlinkSync(candidate);
       const parts = target.split('/').filter((c) => c !== '' && c !== '.');
       if (target.startsWith('/')) resolved.length = 0;
       pending.unshift(...parts);

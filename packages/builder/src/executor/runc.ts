@@ -7,8 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chown, lstat, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ExecAbortedError, RuntimeFailedError, RuntimeNotFoundError, RuntimeUnsupportedError } from './errors.js';
@@ -53,7 +53,7 @@ function which(bin: string): string | undefined {
 async function runtimeErrors(logFile: string): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(logFile, 'utf8');
+    text = readFileSync(logFile, 'utf8');
   } catch {
     return [];
   }
@@ -129,8 +129,10 @@ export class RuncExecutor implements Executor {
     const bundle = path.join(runDir, 'bundle');
     const secretsRoot = this.opts.secretsRoot ?? (existsSync('/dev/shm') ? '/dev/shm' : path.join(this.opts.stateDir, 'secrets'));
     const mountOpts = { scratchDir: path.join(runDir, 'mounts'), secretsDir: path.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
-    await mkdir(bundle, { recursive: true });
-    await mkdir(this.runtimeRoot, { recursive: true, mode: 0o700 });
+    // The bundle's small files are written with synchronous calls: each async call costs a
+    // thread-pool round trip (0.1–0.3 ms under load), more than the write itself, ~10 per RUN.
+    mkdirSync(bundle, { recursive: true });
+    mkdirSync(this.runtimeRoot, { recursive: true, mode: 0o700 });
     let cleanupStubs: (() => Promise<string[]>) | undefined;
     try {
       const user = await resolveUser(step.rootfs, step.user);
@@ -141,8 +143,8 @@ export class RuncExecutor implements Executor {
       const network = step.network ?? 'host';
       const hostsPath = path.join(runDir, 'hosts');
       const resolvPath = path.join(runDir, 'resolv.conf');
-      await writeFile(hostsPath, hostsFileContent(undefined, step.extraHosts ?? []), { mode: 0o644 });
-      await writeFile(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 0o644 });
+      writeFileSync(hostsPath, hostsFileContent(undefined, step.extraHosts ?? []), { mode: 0o644 });
+      writeFileSync(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 0o644 });
       let spec = buildRuntimeSpec({
         rootfs: path.resolve(step.rootfs),
         args: step.args,
@@ -157,12 +159,16 @@ export class RuncExecutor implements Executor {
         ...(step.security === 'insecure' ? { security: 'insecure' as const, currentCapabilities: await currentCapabilities() } : {}),
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });
-      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+      writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
       return await this.spawnRuntime(bin, id, bundle, path.join(runDir, 'runtime.log'), step, cleanupStubs);
     } finally {
       await this.forceDelete(bin, id);
       await cleanupPreparedMounts(mountOpts).catch(() => undefined);
-      await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      try {
+        rmSync(runDir, { recursive: true, force: true });
+      } catch {
+        /* best effort, as before */
+      }
     }
   }
 
@@ -170,7 +176,7 @@ export class RuncExecutor implements Executor {
     const file = this.opts.hostResolvConf ?? '/etc/resolv.conf';
     let text = '';
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       return '';
     }

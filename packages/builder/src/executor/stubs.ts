@@ -5,6 +5,7 @@
  * recorded, and afterwards those still empty are removed deepest-first, restoring the
  * parent's timestamps so the parent does not look modified.
  */
+import { lstatSync } from 'node:fs';
 import { lstat, readdir, rmdir, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveInRoot } from './root-path.js';
@@ -20,9 +21,10 @@ interface StubRecord {
 /** Paths that are runtime mounts BuildKit does not clean (kept in the layer when created). */
 export const RUNTIME_MOUNT_POINTS = ['/proc', '/dev', '/sys'] as const;
 
+/** Synchronous on purpose: called a dozen times per RUN, where async round trips dominate. */
 async function exists(p: string): Promise<boolean> {
   try {
-    await lstat(p);
+    lstatSync(p);
     return true;
   } catch {
     return false;

@@ -8,7 +8,7 @@
  * - with an explicit group (name or gid), that group is the primary and there are no
  *   supplementary groups.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { ResolvedUser } from './types.js';
 import { resolveInRoot } from './root-path.js';
 import { UserNotFoundError } from './errors.js';
@@ -64,7 +64,8 @@ export function parseGroup(text: string): GroupEntry[] {
 
 async function readInRoot(rootfs: string, file: string): Promise<string | undefined> {
   try {
-    return await readFile(await resolveInRoot(rootfs, file), 'utf8');
+    // Synchronous: two small files per RUN; an async read costs several thread-pool round trips.
+    return readFileSync(await resolveInRoot(rootfs, file), 'utf8');
   } catch {
     return undefined;
   }
