@@ -177,6 +177,8 @@ export class Solver {
   readonly entries: Array<{ key: CacheKey; stepId: string; stage: number }> = [];
   /** Plan mode: the predictions, in step order. */
   readonly planned: PlannedStep[] = [];
+  /** Index writes of finished steps, settled before the build is reported done. */
+  private readonly puts: Array<Promise<unknown>> = [];
 
   constructor(options: SolverOptions) {
     this.options = options;
@@ -196,9 +198,11 @@ export class Solver {
     return this.options.store;
   }
 
-  /** The final state of the target stage. */
-  solveTarget(): Promise<StageState> {
-    return this.stage(this.options.graph.target);
+  /** The final state of the target stage, once every step's cache entry is recorded. */
+  async solveTarget(): Promise<StageState> {
+    const state = await this.stage(this.options.graph.target);
+    await Promise.all(this.puts);
+    return state;
   }
 
   /**
@@ -430,14 +434,20 @@ export class Solver {
       this.counts.cached++;
       emit({ v: 1, type: 'step-cached', time: this.now(), step: ref, key });
     } else {
-      const miss = await this.explain(stepId, preimage);
+      // The explanation reads the step's previous pre-image while the step runs (it must be read
+      // before the put below replaces it); the put itself is not waited for by the next step.
+      const missing = this.explain(stepId, preimage);
+      missing.catch(() => undefined);
       try {
         layer = await this.execute(ctx, op);
       } catch (e) {
         throw this.stepError(ctx, e);
       }
+      const miss = await missing;
       createdAt = goTime(this.now());
-      await this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      const put = this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      put.catch(() => undefined);
+      this.puts.push(put);
       this.counts.run++;
       emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
     }
