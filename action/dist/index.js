@@ -33,10 +33,10 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 var require_native = __commonJS({
   "action/src/native.ts"() {
     "use strict";
-    var import_node_fs17 = require("node:fs");
+    var import_node_fs23 = require("node:fs");
     var import_node_path31 = __toESM(require("node:path"));
     var file2 = import_node_path31.default.join(__dirname, `xattr.linux-${process.arch}-gnu.node`);
-    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs17.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
+    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs23.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
   }
 });
 
@@ -1182,7 +1182,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough(opts);
+        const out = new PassThrough2(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -1462,7 +1462,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough = class extends Transform4 {
+    var PassThrough2 = class extends Transform4 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -1593,7 +1593,7 @@ var require_streamx = __commonJS({
       Duplex: Duplex2,
       Transform: Transform4,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough
+      PassThrough: PassThrough2
     };
   }
 });
@@ -2469,9 +2469,9 @@ var require_tar_stream = __commonJS({
 // node_modules/@napi-rs/xattr/index.js
 var require_xattr = __commonJS({
   "node_modules/@napi-rs/xattr/index.js"(exports2, module2) {
-    var { createRequire } = require("node:module");
-    require = createRequire(__filename);
-    var { readFileSync: readFileSync2 } = require("node:fs");
+    var { createRequire: createRequire2 } = require("node:module");
+    require = createRequire2(__filename);
+    var { readFileSync: readFileSync5 } = require("node:fs");
     var nativeBinding = null;
     var loadErrors = [];
     var isMusl = () => {
@@ -2490,7 +2490,7 @@ var require_xattr = __commonJS({
     var isFileMusl = (f) => f.includes("libc.musl-") || f.includes("ld-musl-");
     var isMuslFromFilesystem = () => {
       try {
-        return readFileSync2("/usr/bin/ldd", "utf-8").includes("musl");
+        return readFileSync5("/usr/bin/ldd", "utf-8").includes("musl");
       } catch {
         return null;
       }
@@ -3024,6 +3024,7 @@ var require_xattr = __commonJS({
 var import_native = __toESM(require_native());
 
 // packages/builder/src/solve/build.ts
+var import_promises40 = require("node:fs/promises");
 var import_node_path29 = __toESM(require("node:path"), 1);
 
 // packages/errors/src/index.ts
@@ -3769,8 +3770,8 @@ async function* prepend(head, rest) {
   }
 }
 function zstdDecompressor() {
-  const native = zlib.createZstdDecompress;
-  if (typeof native === "function") return native();
+  const native2 = zlib.createZstdDecompress;
+  if (typeof native2 === "function") return native2();
   const child = (0, import_node_child_process.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
   const duplex = new import_node_stream3.Duplex({
     write(chunk, _enc, cb) {
@@ -3866,8 +3867,8 @@ async function getXattr(path26, name) {
     throw err;
   }
 }
-async function setXattr(path26, name, value) {
-  await import_xattr.default.setAttribute(path26, name, value);
+function setXattrSync(path26, name, value) {
+  import_xattr.default.setAttributeSync(path26, name, value);
 }
 
 // packages/builder/src/layer/directory.ts
@@ -4038,13 +4039,19 @@ var execFileP = (0, import_node_util.promisify)(import_node_child_process2.execF
 function errno(err) {
   return err?.code;
 }
-async function lstatOrUndefined(path26) {
-  try {
-    return await (0, import_promises9.lstat)(path26);
-  } catch (err) {
-    if (errno(err) === "ENOENT") return void 0;
-    throw err;
+function lstatOrUndefined(path26) {
+  return (0, import_node_fs4.lstatSync)(path26, { throwIfNoEntry: false });
+}
+var SMALL_FILE = 1024 * 1024;
+async function readSmallBody(entry, size) {
+  const chunks = [];
+  let got = 0;
+  for await (const chunk of entry) {
+    chunks.push(chunk);
+    got += chunk.length;
   }
+  if (got !== size) throw new LayerError("E_LAYER_CORRUPT", `Tar entry "${entry.header.name}" has ${got} bytes, its header says ${size}.`, { data: { name: entry.header.name, size, got } });
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
 }
 function cleanName(name) {
   const n = import_node_path5.posix.normalize(`/${name}`);
@@ -4058,7 +4065,7 @@ function paxNumber(pax, key) {
 }
 async function applyLayer(rootDir, layer, options = {}) {
   const root = import_node_path5.posix.resolve(rootDir);
-  await (0, import_promises9.mkdir)(root, { recursive: true });
+  (0, import_node_fs4.mkdirSync)(root, { recursive: true });
   const sameOwner = options.sameOwner ?? process.geteuid?.() === 0;
   const isRoot = process.geteuid?.() === 0;
   const warn = (w) => options.onWarning?.(w);
@@ -4068,24 +4075,38 @@ async function applyLayer(rootDir, layer, options = {}) {
   const dirTimes = [];
   let entries = 0;
   let size = 0;
+  const parents = /* @__PURE__ */ new Map();
+  const remove = (p) => {
+    (0, import_node_fs4.rmSync)(p, { recursive: true, force: true });
+    parents.clear();
+  };
   const input = await decompressedStream(layer);
   const extract2 = tar.extract();
   input.on("error", (err) => extract2.destroy(err));
   input.pipe(extract2);
-  async function ensureParent(parent, name) {
-    const st = await lstatOrUndefined(parent);
+  function ensureParent(parent, name) {
+    const st = lstatOrUndefined(parent);
     if (st?.isDirectory()) return;
     if (st) {
       throw new LayerError("E_LAYER_NOT_A_DIRECTORY", `Cannot extract "${name}": its parent ${parent.slice(root.length) || "/"} exists in the layer root and is not a directory.`, {
         data: { name }
       });
     }
-    await (0, import_promises9.mkdir)(parent, { recursive: true, mode: 493 });
+    (0, import_node_fs4.mkdirSync)(parent, { recursive: true, mode: 493 });
   }
-  async function applyOpaque(dir) {
+  async function parentOf2(name, tarName) {
+    const dir = import_node_path5.posix.dirname(name);
+    const cached = parents.get(dir);
+    if (cached !== void 0) return cached;
+    const parentAbs = await resolveInRoot(root, dir);
+    if (parentAbs !== root && parentAbs.startsWith(`${root}/`)) ensureParent(parentAbs, tarName);
+    parents.set(dir, parentAbs);
+    return parentAbs;
+  }
+  function applyOpaque(dir) {
     let names;
     try {
-      names = await (0, import_promises9.readdir)(dir);
+      names = (0, import_node_fs4.readdirSync)(dir);
     } catch (err) {
       if (errno(err) === "ENOENT") return;
       throw err;
@@ -4093,9 +4114,9 @@ async function applyLayer(rootDir, layer, options = {}) {
     for (const name of names) {
       const p = import_node_path5.posix.join(dir, name);
       if (!unpacked.has(p)) {
-        await (0, import_promises9.rm)(p, { recursive: true, force: true });
-      } else if ((await (0, import_promises9.lstat)(p)).isDirectory()) {
-        await applyOpaque(p);
+        remove(p);
+      } else if ((0, import_node_fs4.lstatSync)(p).isDirectory()) {
+        applyOpaque(p);
       }
     }
   }
@@ -4108,18 +4129,17 @@ async function applyLayer(rootDir, layer, options = {}) {
       entry.resume();
       continue;
     }
-    const parentAbs = await resolveInRoot(root, import_node_path5.posix.dirname(name));
+    const parentAbs = await parentOf2(name, header.name);
     const base = import_node_path5.posix.basename(name);
     const target = import_node_path5.posix.join(parentAbs, base);
     if (target === root || !target.startsWith(`${root}/`)) {
       entry.resume();
       continue;
     }
-    if (parentAbs !== root) await ensureParent(parentAbs, header.name);
     if (whiteouts === "overlay" && base.startsWith(WHITEOUT_PREFIX)) {
       entry.resume();
       if (base === WHITEOUT_OPAQUE) {
-        await setXattr(parentAbs, `${options.overlayXattrPrefix ?? "trusted.overlay."}opaque`, Buffer.from("y"));
+        setXattrSync(parentAbs, `${options.overlayXattrPrefix ?? "trusted.overlay."}opaque`, Buffer.from("y"));
         continue;
       }
       const original = base.slice(WHITEOUT_PREFIX.length);
@@ -4127,7 +4147,7 @@ async function applyLayer(rootDir, layer, options = {}) {
         throw new LayerError("E_LAYER_INVALID_WHITEOUT", `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
       const wh = import_node_path5.posix.join(parentAbs, original);
-      await (0, import_promises9.rm)(wh, { recursive: true, force: true });
+      remove(wh);
       await execFileP("mknod", ["-m", "0", wh, "c", "0", "0"]);
       continue;
     }
@@ -4136,7 +4156,7 @@ async function applyLayer(rootDir, layer, options = {}) {
       if (base === WHITEOUT_OPAQUE) {
         if (!opaqueDone.has(parentAbs)) {
           opaqueDone.add(parentAbs);
-          await applyOpaque(parentAbs);
+          applyOpaque(parentAbs);
         }
         continue;
       }
@@ -4144,41 +4164,53 @@ async function applyLayer(rootDir, layer, options = {}) {
       if (original === "" || original === "." || original === "..") {
         throw new LayerError("E_LAYER_INVALID_WHITEOUT", `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
-      await (0, import_promises9.rm)(import_node_path5.posix.join(parentAbs, original), { recursive: true, force: true });
+      remove(import_node_path5.posix.join(parentAbs, original));
       continue;
     }
     const type = header.type;
-    const existing = await lstatOrUndefined(target);
-    if (existing && !(existing.isDirectory() && type === "directory")) {
-      await (0, import_promises9.rm)(target, { recursive: true, force: true });
-    }
+    const existing = lstatOrUndefined(target);
+    if (existing && !(existing.isDirectory() && type === "directory")) remove(target);
     const mode = (header.mode ?? 0) & 4095;
     const uid = options.owner?.uid ?? paxNumber(header.pax, "uid") ?? header.uid ?? 0;
     const gid = options.owner?.gid ?? paxNumber(header.pax, "gid") ?? header.gid ?? 0;
     const mtime = paxNumber(header.pax, "mtime") ?? (header.mtime ? header.mtime.getTime() / 1e3 : 0);
+    const chown4 = sameOwner || options.owner !== void 0;
+    let fd;
     switch (type) {
       case "directory":
         entry.resume();
-        if (!existing?.isDirectory()) await (0, import_promises9.mkdir)(target, { mode: 448 });
+        if (!existing?.isDirectory()) (0, import_node_fs4.mkdirSync)(target, { mode: 448 });
         break;
       case "file":
       case "contiguous-file": {
         const flags = import_node_fs4.constants.O_WRONLY | import_node_fs4.constants.O_CREAT | import_node_fs4.constants.O_EXCL | import_node_fs4.constants.O_NOFOLLOW;
-        const fh = await (0, import_promises9.open)(target, flags, 384);
-        await (0, import_promises10.pipeline)(entry, fh.createWriteStream());
-        size += header.size ?? 0;
+        const bytes = header.size ?? 0;
+        if (bytes <= SMALL_FILE) {
+          const body = bytes > 0 ? await readSmallBody(entry, bytes) : (entry.resume(), void 0);
+          fd = (0, import_node_fs4.openSync)(target, flags, 384);
+          try {
+            for (let off = 0; body && off < body.length; ) off += (0, import_node_fs4.writeSync)(fd, body, off);
+          } catch (err) {
+            (0, import_node_fs4.closeSync)(fd);
+            throw err;
+          }
+        } else {
+          const fh = await (0, import_promises9.open)(target, flags, 384);
+          await (0, import_promises10.pipeline)(entry, fh.createWriteStream());
+        }
+        size += bytes;
         break;
       }
       case "symlink":
         entry.resume();
-        await (0, import_promises9.symlink)(header.linkname ?? "", target);
+        (0, import_node_fs4.symlinkSync)(header.linkname ?? "", target);
         break;
       case "link": {
         entry.resume();
         const linkName = cleanName(header.linkname ?? "");
         const linkParent = await resolveInRoot(root, import_node_path5.posix.dirname(linkName));
         const linkTarget = import_node_path5.posix.join(linkParent, import_node_path5.posix.basename(linkName));
-        const st = linkName === "/" || !linkTarget.startsWith(`${root}/`) ? void 0 : await lstatOrUndefined(linkTarget);
+        const st = linkName === "/" || !linkTarget.startsWith(`${root}/`) ? void 0 : lstatOrUndefined(linkTarget);
         if (!st || st.isDirectory()) {
           throw new LayerError(
             "E_LAYER_HARDLINK_TARGET",
@@ -4186,7 +4218,7 @@ async function applyLayer(rootDir, layer, options = {}) {
             { data: { name: header.name, linkname: header.linkname } }
           );
         }
-        await (0, import_promises9.link)(linkTarget, target);
+        (0, import_node_fs4.linkSync)(linkTarget, target);
         break;
       }
       case "character-device":
@@ -4210,30 +4242,39 @@ async function applyLayer(rootDir, layer, options = {}) {
         entry.resume();
         throw new LayerError("E_LAYER_UNSUPPORTED_ENTRY", `Tar entry "${header.name}" has a type this engine cannot apply (${String(type)}).`, { data: { name: header.name, type: String(type) } });
     }
-    if (sameOwner || options.owner) await (0, import_promises9.lchown)(target, uid, gid);
-    if (options.xattrs !== false && header.pax) {
-      for (const [key, value] of Object.entries(header.pax)) {
-        if (!key.startsWith("SCHILY.xattr.")) continue;
-        const xname = key.slice("SCHILY.xattr.".length);
-        if (value.includes("\uFFFD")) {
-          warn({ code: "W_LAYER_XATTR_SKIPPED", path: name, message: `xattr ${xname} on ${name} not set: its binary value cannot be recovered from the PAX header by the tar reader.` });
-          continue;
-        }
-        try {
-          await setXattr(target, xname, Buffer.from(value, "utf8"));
-        } catch (err) {
-          warn({ code: "W_LAYER_XATTR_SKIPPED", path: name, message: `xattr ${xname} on ${name} not set: ${err.message}` });
+    try {
+      if (chown4) {
+        if (fd !== void 0) (0, import_node_fs4.fchownSync)(fd, uid, gid);
+        else (0, import_node_fs4.lchownSync)(target, uid, gid);
+      }
+      if (options.xattrs !== false && header.pax) {
+        for (const [key, value] of Object.entries(header.pax)) {
+          if (!key.startsWith("SCHILY.xattr.")) continue;
+          const xname = key.slice("SCHILY.xattr.".length);
+          if (value.includes("\uFFFD")) {
+            warn({ code: "W_LAYER_XATTR_SKIPPED", path: name, message: `xattr ${xname} on ${name} not set: its binary value cannot be recovered from the PAX header by the tar reader.` });
+            continue;
+          }
+          try {
+            setXattrSync(target, xname, Buffer.from(value, "utf8"));
+          } catch (err) {
+            warn({ code: "W_LAYER_XATTR_SKIPPED", path: name, message: `xattr ${xname} on ${name} not set: ${err.message}` });
+          }
         }
       }
+      if (fd !== void 0) (0, import_node_fs4.fchmodSync)(fd, mode);
+      else if (type !== "symlink") (0, import_node_fs4.chmodSync)(target, mode);
+      if (type === "directory") dirTimes.push([target, mtime]);
+      else if (fd !== void 0) (0, import_node_fs4.futimesSync)(fd, mtime, mtime);
+      else (0, import_node_fs4.lutimesSync)(target, mtime, mtime);
+    } finally {
+      if (fd !== void 0) (0, import_node_fs4.closeSync)(fd);
     }
-    if (type !== "symlink") await (0, import_promises9.chmod)(target, mode);
-    if (type === "directory") dirTimes.push([target, mtime]);
-    else await (0, import_promises9.lutimes)(target, mtime, mtime);
     unpacked.add(target);
   }
   for (const [dir, mtime] of dirTimes) {
     try {
-      await (0, import_promises9.lutimes)(dir, mtime, mtime);
+      (0, import_node_fs4.lutimesSync)(dir, mtime, mtime);
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;
     }
@@ -6007,6 +6048,7 @@ function parseOutputSpec(value) {
     case "docker": {
       const tar3 = attrs.tar === void 0 ? true : parseBool(attrs.tar, "--output", "tar");
       if (!tar3 && !attrs.dest) throw new OptionError(`--output type=${type},tar=false needs dest=DIR`);
+      if (!tar3 && type === "docker") throw new OptionError("--output type=docker,tar=false is not supported: use type=oci,dest=DIR,tar=false for a layout directory");
       return { type, ...attrs.dest !== void 0 ? { dest: attrs.dest } : {}, tar: tar3, names, attrs };
     }
     case "local":
@@ -6642,14 +6684,20 @@ var ContentStore = class {
       if (options.size !== void 0 && size !== options.size) {
         throw new BlobSizeMismatchError(options.size, size, options.expected);
       }
-      await fh.sync();
-      await fh.close();
-      fh = void 0;
       const digest = `${algorithm}:${hash.digest("hex")}`;
       if (options.expected && digest !== options.expected) {
         throw new BlobDigestMismatchError(options.expected, digest, size);
       }
       const dest = this.layout.blob(digest);
+      if (await this.hasWithSize(dest, size)) {
+        await fh.close();
+        fh = void 0;
+        await (0, import_promises14.rm)(tmp, { force: true });
+        return { digest, size };
+      }
+      await fh.sync();
+      await fh.close();
+      fh = void 0;
       await (0, import_promises14.mkdir)((0, import_node_path9.dirname)(dest), { recursive: true });
       await (0, import_promises14.rename)(tmp, dest);
       await fsyncDir((0, import_node_path9.dirname)(dest));
@@ -6660,6 +6708,15 @@ var ContentStore = class {
       await (0, import_promises14.rm)(tmp, { force: true }).catch(() => {
       });
       throw mapFsError(e, this.root);
+    }
+  }
+  /** True when a blob file exists at `path` with `size` bytes (a racing or damaged one does not count). */
+  async hasWithSize(path26, size) {
+    try {
+      const st = await (0, import_promises14.stat)(path26);
+      return st.isFile() && st.size === size;
+    } catch {
+      return false;
     }
   }
   /**
@@ -7228,7 +7285,7 @@ var CacheIndex = class {
       await writeFileAtomic(this.layout.tmp, this.layout.preimage(hex2), JSON.stringify(file2), { mtimeMs: nowMs, durable: false });
     }
     const entry = { v: 1, key, createdAt, size, result };
-    await writeFileAtomic(this.layout.tmp, this.layout.entry(hex2), JSON.stringify(entry), { mtimeMs: nowMs });
+    await writeFileAtomic(this.layout.tmp, this.layout.entry(hex2), JSON.stringify(entry), { mtimeMs: nowMs, durable: false });
     if (options.stepId !== void 0 && preimage) await this.recordStep(options.stepId, key);
     return { ...result, key, createdAt, lastUsedAt: createdAt, size };
   }
@@ -10976,8 +11033,8 @@ function parsePlatform(spec, defaults = { os: "linux", architecture: "amd64" }) 
   return normalizePlatform(p);
 }
 function normalizePlatform(p) {
-  let os8 = p.os.toLowerCase();
-  if (os8 === "macos") os8 = "darwin";
+  let os9 = p.os.toLowerCase();
+  if (os9 === "macos") os9 = "darwin";
   let arch = p.architecture.toLowerCase();
   let variant = (p.variant ?? "").toLowerCase();
   switch (arch) {
@@ -11009,7 +11066,7 @@ function normalizePlatform(p) {
       else if (variant === "5" || variant === "6" || variant === "8") variant = `v${variant}`;
       break;
   }
-  const out = { os: os8, architecture: arch };
+  const out = { os: os9, architecture: arch };
   if (variant) out.variant = variant;
   if (p.osVersion) out.osVersion = p.osVersion;
   return out;
@@ -11018,8 +11075,8 @@ function formatPlatform(p) {
   return [p.os || "unknown", p.architecture, ...p.variant ? [p.variant] : []].join("/");
 }
 function formatPlatformAll(p) {
-  const os8 = (p.os || "unknown") + (p.osVersion ? `(${p.osVersion})` : "");
-  return [os8, p.architecture, ...p.variant ? [p.variant] : []].join("/");
+  const os9 = (p.os || "unknown") + (p.osVersion ? `(${p.osVersion})` : "");
+  return [os9, p.architecture, ...p.variant ? [p.variant] : []].join("/");
 }
 
 // packages/parser/src/graph/env.ts
@@ -11419,8 +11476,8 @@ function normalizeWorkdir(current, requested) {
   if (requested === "") return join13(parent);
   return requested.startsWith("/") ? join13(requested) : join13(parent, requested);
 }
-function defaultShell(os8) {
-  return os8 === "windows" ? ["cmd", "/S", "/C"] : ["/bin/sh", "-c"];
+function defaultShell(os9) {
+  return os9 === "windows" ? ["cmd", "/S", "/C"] : ["/bin/sh", "-c"];
 }
 function initState(ctx, st) {
   if (st.base) {
@@ -11484,7 +11541,7 @@ function dispatch2(ctx, st, cmd, stepIndex) {
       case "ADD":
       case "COPY": {
         const chown4 = ins.chown !== void 0 ? ex(ins.chown) : void 0;
-        const chmod6 = ins.chmod !== void 0 ? ex(ins.chmod) : void 0;
+        const chmod5 = ins.chmod !== void 0 ? ex(ins.chmod) : void 0;
         const checksum = ins.kind === "ADD" && ins.checksum !== void 0 ? ex(ins.checksum) : void 0;
         const sources = ins.sources.map(ex);
         const dest = ex(ins.dest);
@@ -11498,9 +11555,9 @@ function dispatch2(ctx, st, cmd, stepIndex) {
         const next = { ...ins, sources, dest, heredocSources };
         if (chown4) next.chown = chown4;
         else delete next.chown;
-        if (chmod6) {
-          next.chmod = chmod6;
-          extra.chmod = parseChmod(chmod6);
+        if (chmod5) {
+          next.chmod = chmod5;
+          extra.chmod = parseChmod(chmod5);
         } else delete next.chmod;
         if (next.kind === "ADD") {
           if (checksum) next.checksum = checksum;
@@ -13071,7 +13128,7 @@ async function importInto(input, reader, signal, result, warn, concurrency) {
 
 // packages/builder/src/solve/setup.ts
 var import_node_crypto21 = require("node:crypto");
-var import_promises41 = require("node:fs/promises");
+var import_promises39 = require("node:fs/promises");
 var import_node_path28 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/context/errors.ts
@@ -14306,9 +14363,9 @@ async function hashFileContent(absPath, expected, buffer = Buffer.allocUnsafe(CH
     await fh.close();
   }
 }
-function effectiveMode(e, chmod6) {
+function effectiveMode(e, chmod5) {
   if (e.type === "symlink") return 511;
-  return chmod6 === void 0 ? e.mode : chmod6 & 511;
+  return chmod5 === void 0 ? e.mode : chmod5 & 511;
 }
 function hashEntry(sel, contentHex, options = {}) {
   const e = sel.entry;
@@ -14607,10 +14664,10 @@ function resolvConfContent(hostResolvConf, network) {
 }
 
 // packages/builder/src/executor/user.ts
-var import_promises25 = require("node:fs/promises");
+var import_node_fs12 = require("node:fs");
 
 // packages/builder/src/executor/root-path.ts
-var import_promises24 = require("node:fs/promises");
+var import_node_fs11 = require("node:fs");
 var import_node_path12 = __toESM(require("node:path"), 1);
 var MAX_SYMLINKS3 = 255;
 async function resolveInRoot2(root, unsafePath) {
@@ -14626,14 +14683,14 @@ async function resolveInRoot2(root, unsafePath) {
     const candidate = import_node_path12.default.join(root, ...resolved2, part);
     let st;
     try {
-      st = await (0, import_promises24.lstat)(candidate);
+      st = (0, import_node_fs11.lstatSync)(candidate);
     } catch {
       resolved2.push(part, ...pending);
       return import_node_path12.default.join(root, ...normalise([...resolved2]));
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS3) throw Object.assign(new Error(`too many symlinks resolving ${unsafePath}`), { code: "ELOOP" });
-      const target = await (0, import_promises24.readlink)(candidate);
+      const target = (0, import_node_fs11.readlinkSync)(candidate);
       const parts = target.split("/").filter((c) => c !== "" && c !== ".");
       if (target.startsWith("/")) resolved2.length = 0;
       pending.unshift(...parts);
@@ -14723,7 +14780,7 @@ function parseGroup(text) {
 }
 async function readInRoot(rootfs, file2) {
   try {
-    return await (0, import_promises25.readFile)(await resolveInRoot2(rootfs, file2), "utf8");
+    return (0, import_node_fs12.readFileSync)(await resolveInRoot2(rootfs, file2), "utf8");
   } catch {
     return void 0;
   }
@@ -14781,23 +14838,24 @@ async function resolveUser(rootfs, userSpec) {
 }
 
 // packages/builder/src/executor/mounts.ts
-var import_promises26 = require("node:fs/promises");
+var import_node_fs13 = require("node:fs");
+var import_promises24 = require("node:fs/promises");
 var import_node_path13 = __toESM(require("node:path"), 1);
 var OVERLAY_UNSAFE = /[,:\\]/;
 async function ensureCacheDir(m) {
   try {
-    const st = await (0, import_promises26.stat)(m.hostDir);
+    const st = await (0, import_promises24.stat)(m.hostDir);
     if (!st.isDirectory()) throw new Error(`cache mount source ${m.hostDir} is not a directory`);
     return;
   } catch (e) {
     if (e.code !== "ENOENT") throw e;
   }
-  await (0, import_promises26.mkdir)(import_node_path13.default.dirname(m.hostDir), { recursive: true });
-  await (0, import_promises26.mkdir)(m.hostDir, { mode: 493 }).catch((e) => {
+  await (0, import_promises24.mkdir)(import_node_path13.default.dirname(m.hostDir), { recursive: true });
+  await (0, import_promises24.mkdir)(m.hostDir, { mode: 493 }).catch((e) => {
     if (e.code !== "EEXIST") throw e;
   });
-  await (0, import_promises26.chown)(m.hostDir, m.uid ?? 0, m.gid ?? 0);
-  await (0, import_promises26.chmod)(m.hostDir, m.mode ?? 493);
+  await (0, import_promises24.chown)(m.hostDir, m.uid ?? 0, m.gid ?? 0);
+  await (0, import_promises24.chmod)(m.hostDir, m.mode ?? 493);
 }
 async function prepareMounts(mounts, options) {
   const out = [];
@@ -14813,19 +14871,19 @@ async function prepareMounts(mounts, options) {
           out.push({ destination: target, type: "bind", source: m.source, options: ["rbind", "ro"] });
           break;
         }
-        const st = await (0, import_promises26.stat)(m.source);
+        const st = await (0, import_promises24.stat)(m.source);
         const base = import_node_path13.default.join(options.scratchDir, `bind-${idx}`);
         if (st.isDirectory() && !OVERLAY_UNSAFE.test(m.source) && !OVERLAY_UNSAFE.test(base)) {
-          await (0, import_promises26.mkdir)(import_node_path13.default.join(base, "upper"), { recursive: true });
-          await (0, import_promises26.mkdir)(import_node_path13.default.join(base, "work"), { recursive: true });
+          await (0, import_promises24.mkdir)(import_node_path13.default.join(base, "upper"), { recursive: true });
+          await (0, import_promises24.mkdir)(import_node_path13.default.join(base, "work"), { recursive: true });
           const opts = [`lowerdir=${m.source}`, `upperdir=${import_node_path13.default.join(base, "upper")}`, `workdir=${import_node_path13.default.join(base, "work")}`];
           if (options.rootless) opts.push("userxattr");
           out.push({ destination: target, type: "overlay", source: "overlay", options: opts });
         } else {
-          await (0, import_promises26.mkdir)(base, { recursive: true });
+          await (0, import_promises24.mkdir)(base, { recursive: true });
           const copy = import_node_path13.default.join(base, "copy");
-          if (st.isDirectory()) await (0, import_promises26.cp)(m.source, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-          else await (0, import_promises26.copyFile)(m.source, copy);
+          if (st.isDirectory()) await (0, import_promises24.cp)(m.source, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+          else await (0, import_promises24.copyFile)(m.source, copy);
           out.push({ destination: target, type: "bind", source: copy, options: ["rbind", "rw"] });
         }
         break;
@@ -14841,18 +14899,18 @@ async function prepareMounts(mounts, options) {
         break;
       }
       case "secret": {
-        await (0, import_promises26.mkdir)(options.secretsDir, { recursive: true, mode: 448 });
+        await (0, import_promises24.mkdir)(options.secretsDir, { recursive: true, mode: 448 });
         const file2 = import_node_path13.default.join(options.secretsDir, `secret-${idx}`);
         if (m.content === void 0 && m.hostFile === void 0) throw new Error(`secret mount at ${target} has neither hostFile nor content`);
-        const data = m.content !== void 0 ? m.content : await (0, import_promises26.readFile)(m.hostFile);
-        await (0, import_promises26.writeFile)(file2, data, { mode: 384 });
-        await (0, import_promises26.chown)(file2, m.uid ?? 0, m.gid ?? 0);
-        await (0, import_promises26.chmod)(file2, m.mode ?? 256);
+        const data = m.content !== void 0 ? m.content : await (0, import_promises24.readFile)(m.hostFile);
+        await (0, import_promises24.writeFile)(file2, data, { mode: 384 });
+        await (0, import_promises24.chown)(file2, m.uid ?? 0, m.gid ?? 0);
+        await (0, import_promises24.chmod)(file2, m.mode ?? 256);
         out.push({ destination: target, type: "bind", source: file2, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] });
         break;
       }
       case "ssh": {
-        await (0, import_promises26.lstat)(m.socketPath);
+        await (0, import_promises24.lstat)(m.socketPath);
         out.push({ destination: target, type: "bind", source: m.socketPath, options: ["rbind"] });
         break;
       }
@@ -14861,17 +14919,18 @@ async function prepareMounts(mounts, options) {
   return { mounts: out, targets };
 }
 async function cleanupPreparedMounts(options) {
-  await (0, import_promises26.rm)(options.secretsDir, { recursive: true, force: true });
-  await (0, import_promises26.rm)(options.scratchDir, { recursive: true, force: true });
+  (0, import_node_fs13.rmSync)(options.secretsDir, { recursive: true, force: true });
+  (0, import_node_fs13.rmSync)(options.scratchDir, { recursive: true, force: true });
 }
 
 // packages/builder/src/executor/stubs.ts
-var import_promises27 = require("node:fs/promises");
+var import_node_fs14 = require("node:fs");
+var import_promises25 = require("node:fs/promises");
 var import_node_path14 = __toESM(require("node:path"), 1);
 var RUNTIME_MOUNT_POINTS = ["/proc", "/dev", "/sys"];
 async function exists(p) {
   try {
-    await (0, import_promises27.lstat)(p);
+    (0, import_node_fs14.lstatSync)(p);
     return true;
   } catch {
     return false;
@@ -14900,7 +14959,7 @@ async function missingChain(rootfs, target) {
   let parentAtime = /* @__PURE__ */ new Date(0);
   let parentMtime = /* @__PURE__ */ new Date(0);
   try {
-    const st = await (0, import_promises27.lstat)(import_node_path14.default.dirname(top));
+    const st = await (0, import_promises25.lstat)(import_node_path14.default.dirname(top));
     parentAtime = st.atime;
     parentMtime = st.mtime;
   } catch {
@@ -14926,23 +14985,23 @@ async function recordMountStubs(rootfs, targets) {
       for (const r of ordered) {
         let st;
         try {
-          st = await (0, import_promises27.lstat)(r.hostPath);
+          st = await (0, import_promises25.lstat)(r.hostPath);
         } catch {
           continue;
         }
         try {
           if (st.isDirectory()) {
-            if ((await (0, import_promises27.readdir)(r.hostPath)).length !== 0) continue;
-            await (0, import_promises27.rmdir)(r.hostPath);
+            if ((await (0, import_promises25.readdir)(r.hostPath)).length !== 0) continue;
+            await (0, import_promises25.rmdir)(r.hostPath);
           } else {
             if (st.size !== 0) continue;
-            await (0, import_promises27.unlink)(r.hostPath);
+            await (0, import_promises25.unlink)(r.hostPath);
           }
         } catch {
           continue;
         }
         const parent = import_node_path14.default.dirname(r.hostPath);
-        if (!seen.has(parent)) await (0, import_promises27.utimes)(parent, r.parentAtime, r.parentMtime).catch(() => void 0);
+        if (!seen.has(parent)) await (0, import_promises25.utimes)(parent, r.parentAtime, r.parentMtime).catch(() => void 0);
       }
       const left = [];
       for (const p of runtime) if (await exists(p)) left.push(import_node_path14.default.relative(rootfs, p));
@@ -14954,19 +15013,19 @@ async function recordMountStubs(rootfs, targets) {
 // packages/builder/src/executor/runc.ts
 var import_node_child_process3 = require("node:child_process");
 var import_node_crypto13 = require("node:crypto");
-var import_node_fs12 = require("node:fs");
-var import_promises28 = require("node:fs/promises");
+var import_node_fs16 = require("node:fs");
+var import_promises26 = require("node:fs/promises");
 var import_node_os4 = __toESM(require("node:os"), 1);
 var import_node_path15 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/rootless/idmap.ts
-var import_node_fs11 = require("node:fs");
+var import_node_fs15 = require("node:fs");
 function parseIdMap(text) {
   return text.split("\n").map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every((x) => Number.isFinite(x))).map(([inside, outside, size]) => ({ inside, outside, size }));
 }
 function runningInUserNamespace() {
   try {
-    const ext = parseIdMap((0, import_node_fs11.readFileSync)("/proc/self/uid_map", "utf8"));
+    const ext = parseIdMap((0, import_node_fs15.readFileSync)("/proc/self/uid_map", "utf8"));
     return !(ext.length === 1 && ext[0]?.inside === 0 && ext[0]?.outside === 0 && ext[0]?.size === 4294967295);
   } catch {
     return false;
@@ -14974,7 +15033,7 @@ function runningInUserNamespace() {
 }
 function mappedIdCount() {
   try {
-    return parseIdMap((0, import_node_fs11.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
+    return parseIdMap((0, import_node_fs15.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
   } catch {
     return 0;
   }
@@ -14984,14 +15043,14 @@ function mappedIdCount() {
 function which(bin) {
   for (const dir of (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
     const p = import_node_path15.default.join(dir, bin);
-    if (dir && (0, import_node_fs12.existsSync)(p)) return p;
+    if (dir && (0, import_node_fs16.existsSync)(p)) return p;
   }
   return void 0;
 }
 async function runtimeErrors(logFile) {
   let text;
   try {
-    text = await (0, import_promises28.readFile)(logFile, "utf8");
+    text = (0, import_node_fs16.readFileSync)(logFile, "utf8");
   } catch {
     return [];
   }
@@ -15050,10 +15109,10 @@ var RuncExecutor = class {
     const id = `bi-${(0, import_node_crypto13.randomBytes)(8).toString("hex")}`;
     const runDir = import_node_path15.default.join(this.opts.stateDir, "runs", id);
     const bundle = import_node_path15.default.join(runDir, "bundle");
-    const secretsRoot = this.opts.secretsRoot ?? ((0, import_node_fs12.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path15.default.join(this.opts.stateDir, "secrets"));
+    const secretsRoot = this.opts.secretsRoot ?? ((0, import_node_fs16.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path15.default.join(this.opts.stateDir, "secrets"));
     const mountOpts = { scratchDir: import_node_path15.default.join(runDir, "mounts"), secretsDir: import_node_path15.default.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
-    await (0, import_promises28.mkdir)(bundle, { recursive: true });
-    await (0, import_promises28.mkdir)(this.runtimeRoot, { recursive: true, mode: 448 });
+    (0, import_node_fs16.mkdirSync)(bundle, { recursive: true });
+    (0, import_node_fs16.mkdirSync)(this.runtimeRoot, { recursive: true, mode: 448 });
     let cleanupStubs;
     try {
       const user = await resolveUser(step.rootfs, step.user);
@@ -15064,8 +15123,8 @@ var RuncExecutor = class {
       const network = step.network ?? "host";
       const hostsPath = import_node_path15.default.join(runDir, "hosts");
       const resolvPath = import_node_path15.default.join(runDir, "resolv.conf");
-      await (0, import_promises28.writeFile)(hostsPath, hostsFileContent(void 0, step.extraHosts ?? []), { mode: 420 });
-      await (0, import_promises28.writeFile)(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 420 });
+      (0, import_node_fs16.writeFileSync)(hostsPath, hostsFileContent(void 0, step.extraHosts ?? []), { mode: 420 });
+      (0, import_node_fs16.writeFileSync)(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 420 });
       let spec = buildRuntimeSpec({
         rootfs: import_node_path15.default.resolve(step.rootfs),
         args: step.args,
@@ -15080,19 +15139,22 @@ var RuncExecutor = class {
         ...step.security === "insecure" ? { security: "insecure", currentCapabilities: await currentCapabilities() } : {}
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });
-      await (0, import_promises28.writeFile)(import_node_path15.default.join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+      (0, import_node_fs16.writeFileSync)(import_node_path15.default.join(bundle, "config.json"), JSON.stringify(spec, null, 2));
       return await this.spawnRuntime(bin, id, bundle, import_node_path15.default.join(runDir, "runtime.log"), step, cleanupStubs);
     } finally {
       await this.forceDelete(bin, id);
       await cleanupPreparedMounts(mountOpts).catch(() => void 0);
-      await (0, import_promises28.rm)(runDir, { recursive: true, force: true }).catch(() => void 0);
+      try {
+        (0, import_node_fs16.rmSync)(runDir, { recursive: true, force: true });
+      } catch {
+      }
     }
   }
   async hostResolvConf(network) {
     const file2 = this.opts.hostResolvConf ?? "/etc/resolv.conf";
     let text = "";
     try {
-      text = await (0, import_promises28.readFile)(file2, "utf8");
+      text = (0, import_node_fs16.readFileSync)(file2, "utf8");
     } catch {
       return "";
     }
@@ -15100,7 +15162,7 @@ var RuncExecutor = class {
       const ns = nameservers(text);
       if (ns.length > 0 && ns.every((n) => n === "127.0.0.53")) {
         try {
-          text = await (0, import_promises28.readFile)("/run/systemd/resolve/resolv.conf", "utf8");
+          text = await (0, import_promises26.readFile)("/run/systemd/resolve/resolv.conf", "utf8");
         } catch {
         }
       }
@@ -15115,11 +15177,11 @@ var RuncExecutor = class {
       cur = import_node_path15.default.posix.join(cur, part);
       const host = await resolveInRoot2(rootfs, cur);
       try {
-        const st = await (0, import_promises28.lstat)(host);
+        const st = await (0, import_promises26.lstat)(host);
         if (!st.isDirectory()) return;
       } catch {
-        await (0, import_promises28.mkdir)(host, { mode: 493 });
-        await (0, import_promises28.chown)(host, uid, gid);
+        await (0, import_promises26.mkdir)(host, { mode: 493 });
+        await (0, import_promises26.chown)(host, uid, gid);
       }
     }
   }
@@ -15192,7 +15254,7 @@ var RuncExecutor = class {
     }
   }
   async forceDelete(bin, id) {
-    if (!(0, import_node_fs12.existsSync)(import_node_path15.default.join(this.runtimeRoot, id))) return;
+    if (!(0, import_node_fs16.existsSync)(import_node_path15.default.join(this.runtimeRoot, id))) return;
     await this.exec(bin, ["--root", this.runtimeRoot, "delete", "--force", id]);
   }
   exec(bin, args) {
@@ -15204,13 +15266,13 @@ var RuncExecutor = class {
   }
 };
 async function currentCapabilities() {
-  const status = await (0, import_promises28.readFile)("/proc/self/status", "utf8");
+  const status = await (0, import_promises26.readFile)("/proc/self/status", "utf8");
   return capabilitiesFromMask(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0");
 }
 
 // packages/builder/src/auth/docker-config.ts
 var import_node_child_process4 = require("node:child_process");
-var import_promises29 = require("node:fs/promises");
+var import_promises27 = require("node:fs/promises");
 var import_node_os5 = __toESM(require("node:os"), 1);
 var import_node_path16 = __toESM(require("node:path"), 1);
 
@@ -15261,7 +15323,7 @@ var DockerConfigCredentialStore = class {
     this.config ??= (async () => {
       let text;
       try {
-        text = await (0, import_promises29.readFile)(this.configFile, "utf8");
+        text = await (0, import_promises27.readFile)(this.configFile, "utf8");
       } catch (e) {
         if (e.code === "ENOENT") return {};
         throw new CredentialsError(`cannot read ${this.configFile}: ${e.message}`, { configFile: this.configFile }, e);
@@ -15365,8 +15427,9 @@ var DockerConfigCredentialStore = class {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto15 = require("node:crypto");
-var import_node_child_process6 = require("node:child_process");
-var import_promises31 = require("node:fs/promises");
+var import_node_child_process7 = require("node:child_process");
+var import_promises29 = require("node:fs/promises");
+var import_node_fs17 = require("node:fs");
 var import_node_path18 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
 
@@ -15407,12 +15470,12 @@ async function unmount(target) {
 
 // packages/builder/src/snapshot/store-dir.ts
 var import_node_crypto14 = require("node:crypto");
-var import_promises30 = require("node:fs/promises");
+var import_promises28 = require("node:fs/promises");
 var import_node_path17 = __toESM(require("node:path"), 1);
 var inflight = /* @__PURE__ */ new Map();
 async function isDir(p) {
   try {
-    return (await (0, import_promises30.stat)(p)).isDirectory();
+    return (await (0, import_promises28.stat)(p)).isDirectory();
   } catch {
     return false;
   }
@@ -15422,24 +15485,24 @@ function ensureFilledDir(finalDir, fill) {
   if (existing) return existing;
   const p = (async () => {
     if (await isDir(finalDir)) return finalDir;
-    await (0, import_promises30.mkdir)(import_node_path17.default.dirname(finalDir), { recursive: true });
+    await (0, import_promises28.mkdir)(import_node_path17.default.dirname(finalDir), { recursive: true });
     const tmp = `${finalDir}.tmp-${(0, import_node_crypto14.randomBytes)(6).toString("hex")}`;
-    await (0, import_promises30.mkdir)(tmp, { mode: 493 });
+    await (0, import_promises28.mkdir)(tmp, { mode: 493 });
     try {
       await fill(tmp);
       try {
-        await (0, import_promises30.rename)(tmp, finalDir);
+        await (0, import_promises28.rename)(tmp, finalDir);
       } catch (e) {
         const code = e.code;
         if ((code === "ENOTEMPTY" || code === "EEXIST") && await isDir(finalDir)) {
-          await (0, import_promises30.rm)(tmp, { recursive: true, force: true });
+          await (0, import_promises28.rm)(tmp, { recursive: true, force: true });
           return finalDir;
         }
         throw e;
       }
       return finalDir;
     } catch (e) {
-      await (0, import_promises30.rm)(tmp, { recursive: true, force: true }).catch(() => void 0);
+      await (0, import_promises28.rm)(tmp, { recursive: true, force: true }).catch(() => void 0);
       throw e;
     }
   })().finally(() => inflight.delete(finalDir));
@@ -15451,9 +15514,101 @@ function digestHex2(digest) {
   return i === -1 ? digest : digest.slice(i + 1);
 }
 
+// packages/builder/src/snapshot/xattr.ts
+var import_node_child_process6 = require("node:child_process");
+var import_node_module = require("node:module");
+var import_meta = {};
+var native;
+function nativeXattr() {
+  if (native === void 0) {
+    try {
+      native = (0, import_node_module.createRequire)(import_meta.url)("@napi-rs/xattr");
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+function errnoOf(err) {
+  const m = /os error (\d+)/.exec(err instanceof Error ? err.message : String(err));
+  return m ? Number(m[1]) : void 0;
+}
+var ABSENT = /* @__PURE__ */ new Set([1, 2, 61, 95]);
+async function readXattrs(paths) {
+  const xattr2 = nativeXattr();
+  if (!xattr2) return readXattrsPerl(paths);
+  const result = /* @__PURE__ */ new Map();
+  for (const p of paths) {
+    const values = {};
+    result.set(p, values);
+    let names;
+    try {
+      names = xattr2.listAttributesSync(p);
+    } catch (err) {
+      if (ABSENT.has(errnoOf(err) ?? -1)) continue;
+      throw err;
+    }
+    for (const name of names) {
+      try {
+        const v = xattr2.getAttributeSync(p, name);
+        values[name] = v ?? Buffer.alloc(0);
+      } catch (err) {
+        if (!ABSENT.has(errnoOf(err) ?? -1)) throw err;
+      }
+    }
+  }
+  return result;
+}
+var SYSCALLS = {
+  x64: { lsetxattr: 189, lgetxattr: 192, llistxattr: 195 },
+  arm64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
+  riscv64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
+  ia32: { lsetxattr: 227, lgetxattr: 230, llistxattr: 233 }
+};
+function numbers() {
+  const n = SYSCALLS[process.arch];
+  if (!n) throw new Error(`xattr access is not implemented for ${process.arch}`);
+  return n;
+}
+function perl(script, input) {
+  return new Promise((resolve5, reject) => {
+    const child = (0, import_node_child_process6.execFile)("perl", ["-e", script], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`perl xattr helper failed: ${stderr || err.message}`));
+      else resolve5(stdout);
+    });
+    child.stdin?.end(input);
+  });
+}
+async function readXattrsPerl(paths) {
+  const n = numbers();
+  const script = `
+    $/ = "\\0";
+    while (my $p = <STDIN>) { chomp $p;
+      my $l = "\\0" x 65536; my $len = syscall(${n.llistxattr}, $p, $l, 65536);
+      print unpack("H*", $p), "\\n";
+      if ($len > 0) { for my $k (split(/\\0/, substr($l, 0, $len))) {
+        my $v = "\\0" x 65536; my $vl = syscall(${n.lgetxattr}, $p, $k, $v, 65536);
+        print "=", unpack("H*", $k), " ", ($vl >= 0 ? unpack("H*", substr($v, 0, $vl)) : ""), "\\n"; } }
+    }`;
+  const out = await perl(script, paths.map((p) => p + "\0").join(""));
+  const result = /* @__PURE__ */ new Map();
+  let cur;
+  for (const line of out.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("=")) {
+      const [k, v] = line.slice(1).split(" ");
+      if (cur && k) cur[Buffer.from(k, "hex").toString("utf8")] = Buffer.from(v ?? "", "hex");
+    } else {
+      cur = {};
+      result.set(Buffer.from(line, "hex").toString("utf8"), cur);
+    }
+  }
+  return result;
+}
+
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto16 = require("node:crypto");
-var run2 = (0, import_node_util3.promisify)(import_node_child_process6.execFile);
+var run2 = (0, import_node_util3.promisify)(import_node_child_process7.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -15473,7 +15628,7 @@ var OverlaySnapshotter = class {
   async has(lowerDiffIds) {
     for (const d of lowerDiffIds) {
       try {
-        await (0, import_promises31.stat)(this.layerDir(d));
+        await (0, import_promises29.stat)(this.layerDir(d));
       } catch {
         return false;
       }
@@ -15492,9 +15647,9 @@ var OverlaySnapshotter = class {
     const upper = import_node_path18.default.join(base, "upper");
     const work = import_node_path18.default.join(base, "work");
     const merged = import_node_path18.default.join(base, "merged");
-    await (0, import_promises31.mkdir)(upper, { recursive: true, mode: 493 });
-    await (0, import_promises31.mkdir)(work, { recursive: true });
-    await (0, import_promises31.mkdir)(merged, { recursive: true });
+    await (0, import_promises29.mkdir)(upper, { recursive: true, mode: 493 });
+    await (0, import_promises29.mkdir)(work, { recursive: true });
+    await (0, import_promises29.mkdir)(merged, { recursive: true });
     const topFirst = [...new Set([...dirs].reverse())];
     let lowerDirs = topFirst.length > 0 ? topFirst : [await this.emptyDir()];
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
@@ -15504,7 +15659,7 @@ var OverlaySnapshotter = class {
   }
   async emptyDir() {
     const d = import_node_path18.default.join(this.root, "empty");
-    await (0, import_promises31.mkdir)(d, { recursive: true, mode: 493 });
+    await (0, import_promises29.mkdir)(d, { recursive: true, mode: 493 });
     return d;
   }
   optionString(lowerTopFirst, upper, work) {
@@ -15528,7 +15683,7 @@ var OverlaySnapshotter = class {
       const flat = await ensureFilledDir(import_node_path18.default.join(this.root, "flattened", key), async (tmp) => {
         const fitted = await this.fitLowerDirs(bottom, upper, work);
         const mnt = `${tmp}.mnt`;
-        await (0, import_promises31.mkdir)(mnt, { recursive: true });
+        await (0, import_promises29.mkdir)(mnt, { recursive: true });
         const layersDir = import_node_path18.default.join(this.root, "layers");
         const rel = fitted.map((d) => import_node_path18.default.dirname(d) === layersDir ? import_node_path18.default.basename(d) : d);
         await mountOverlay(mnt, `lowerdir=${rel.join(":")}${this.format === "rootless" ? ",userxattr" : ""}`, layersDir);
@@ -15536,7 +15691,7 @@ var OverlaySnapshotter = class {
           await run2("cp", ["-a", `${mnt}/.`, `${tmp}/`]);
         } finally {
           await unmount(mnt);
-          await (0, import_promises31.rm)(mnt, { recursive: true, force: true });
+          await (0, import_promises29.rm)(mnt, { recursive: true, force: true });
         }
       });
       dirs = [...top, flat];
@@ -15571,9 +15726,9 @@ var OverlaySnapshot = class {
   async commit(diffId) {
     await this.diff();
     const target = this.owner.layerDir(diffId);
-    await (0, import_promises31.mkdir)(import_node_path18.default.dirname(target), { recursive: true });
+    await (0, import_promises29.mkdir)(import_node_path18.default.dirname(target), { recursive: true });
     try {
-      await (0, import_promises31.rename)(this.upperDir, target);
+      await (0, import_promises29.rename)(this.upperDir, target);
       this.committed = true;
     } catch (e) {
       const code = e.code;
@@ -15585,55 +15740,69 @@ var OverlaySnapshot = class {
     if (this.state === "released") return;
     if (this.state === "mounted") await unmount(this.mergedDir);
     this.state = "released";
-    await (0, import_promises31.rm)(this.base, { recursive: true, force: true });
+    await (0, import_promises29.rm)(this.base, { recursive: true, force: true });
   }
 };
 async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
   const candidates = [];
-  const visit = async (rel) => {
-    const entries = await (0, import_promises31.readdir)(import_node_path18.default.join(upper, rel), { withFileTypes: true });
+  const visit = (rel) => {
+    const entries = (0, import_node_fs17.readdirSync)(import_node_path18.default.join(upper, rel), { withFileTypes: true });
     let left = entries.length;
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const child = rel ? `${rel}/${e.name}` : e.name;
-      if (await visit(child)) {
+      if (visit(child)) {
         candidates.push(child);
         left--;
       }
     }
     return rel !== "" && left === 0;
   };
-  await visit("");
+  visit("");
   if (candidates.length === 0) return;
+  const probe2 = new Set(candidates.map((c) => import_node_path18.default.join(upper, c)));
+  for (const rel of candidates) {
+    const parts = rel.split("/");
+    for (const lower of lowerTopFirst) {
+      for (let i = 1; i < parts.length; i++) probe2.add(import_node_path18.default.join(lower, ...parts.slice(0, i)));
+    }
+  }
+  const existing = [];
+  for (const p of probe2) if (lstatQuiet(p)?.isDirectory()) existing.push(p);
+  const xattrs = await readXattrs(existing);
+  const opaque = (p) => xattrs.get(p)?.[`${xattrPrefix}opaque`]?.toString() === "y";
   const removed = /* @__PURE__ */ new Set();
   for (const rel of candidates) {
     const abs = import_node_path18.default.join(upper, rel);
-    const names = await listXattrs(abs);
-    if (names.some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
-    const remaining = (await (0, import_promises31.readdir)(abs)).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
+    const own = xattrs.get(abs) ?? {};
+    if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
+    const remaining = (0, import_node_fs17.readdirSync)(abs).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
     if (remaining.length > 0) continue;
-    const st = await (0, import_promises31.lstat)(abs);
-    const low = await lowerDirStat(lowerTopFirst, rel, xattrPrefix);
+    const st = (0, import_node_fs17.lstatSync)(abs);
+    const low = lowerStat(lowerTopFirst, rel, opaque);
     if (!low || !low.isDirectory() || low.mode !== st.mode || low.uid !== st.uid || low.gid !== st.gid) continue;
-    await (0, import_promises31.rmdir)(abs);
+    (0, import_node_fs17.rmdirSync)(abs);
     removed.add(rel);
   }
 }
-async function lowerDirStat(lowerTopFirst, rel, xattrPrefix) {
+function lstatQuiet(p) {
+  try {
+    return (0, import_node_fs17.lstatSync)(p);
+  } catch {
+    return void 0;
+  }
+}
+function lowerStat(lowerTopFirst, rel, opaque) {
   const parts = rel.split("/");
   for (const lower of lowerTopFirst) {
     let hidden = false;
     for (let i = 1; i <= parts.length; i++) {
       const p = import_node_path18.default.join(lower, ...parts.slice(0, i));
-      let st;
-      try {
-        st = await (0, import_promises31.lstat)(p);
-      } catch {
-        break;
-      }
+      const st = lstatQuiet(p);
+      if (!st) break;
       if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? void 0 : st;
       if (!st.isDirectory()) return void 0;
-      if ((await getXattr(p, `${xattrPrefix}opaque`))?.toString() === "y") hidden = true;
+      if (opaque(p)) hidden = true;
     }
     if (hidden) return void 0;
   }
@@ -15641,13 +15810,13 @@ async function lowerDirStat(lowerTopFirst, rel, xattrPrefix) {
 }
 
 // packages/builder/src/snapshot/copy.ts
-var import_node_child_process7 = require("node:child_process");
+var import_node_child_process8 = require("node:child_process");
 var import_node_crypto17 = require("node:crypto");
-var import_node_fs13 = require("node:fs");
-var import_promises32 = require("node:fs/promises");
+var import_node_fs18 = require("node:fs");
+var import_promises30 = require("node:fs/promises");
 var import_node_path19 = __toESM(require("node:path"), 1);
 var import_node_util4 = require("node:util");
-var run3 = (0, import_node_util4.promisify)(import_node_child_process7.execFile);
+var run3 = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto17.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -15655,24 +15824,24 @@ function chainId(diffIds) {
 }
 async function lstatBig(p) {
   try {
-    return await (0, import_promises32.lstat)(p, { bigint: true });
+    return await (0, import_promises30.lstat)(p, { bigint: true });
   } catch {
     return void 0;
   }
 }
 async function* walk(root, rel = "") {
-  const names = (await (0, import_promises32.readdir)(import_node_path19.default.join(root, rel))).sort();
+  const names = (await (0, import_promises30.readdir)(import_node_path19.default.join(root, rel))).sort();
   for (const name of names) {
     const r = rel === "" ? name : `${rel}/${name}`;
     yield r;
-    const st = await (0, import_promises32.lstat)(import_node_path19.default.join(root, r));
+    const st = await (0, import_promises30.lstat)(import_node_path19.default.join(root, r));
     if (st.isDirectory()) yield* walk(root, r);
   }
 }
 async function sameContent(a, b) {
   const hash = (p) => new Promise((resolve5, reject) => {
     const h = (0, import_node_crypto17.createHash)("sha256");
-    (0, import_node_fs13.createReadStream)(p).on("data", (c) => h.update(c)).on("end", () => resolve5(h.digest("hex"))).on("error", reject);
+    (0, import_node_fs18.createReadStream)(p).on("data", (c) => h.update(c)).on("end", () => resolve5(h.digest("hex"))).on("error", reject);
   });
   const [x, y] = await Promise.all([hash(a), hash(b)]);
   return x === y;
@@ -15704,7 +15873,7 @@ var CopySnapshotter = class {
     const ids = lowers.map((l) => l.diffId);
     const dir = this.chainDir(ids);
     if (lowers.length === 0) {
-      await (0, import_promises32.mkdir)(dir, { recursive: true, mode: 493 });
+      await (0, import_promises30.mkdir)(dir, { recursive: true, mode: 493 });
       return dir;
     }
     const parent = await this.ensureChain(lowers.slice(0, -1));
@@ -15718,11 +15887,11 @@ var CopySnapshotter = class {
     const id = `${Date.now().toString(36)}-${(0, import_node_crypto17.randomBytes)(6).toString("hex")}`;
     const base = import_node_path19.default.join(this.root, "snapshots", id);
     const merged = import_node_path19.default.join(base, "merged");
-    await (0, import_promises32.mkdir)(base, { recursive: true });
+    await (0, import_promises30.mkdir)(base, { recursive: true });
     await run3("cp", ["-a", "--reflink=auto", lowerDir, merged]);
     const baseline = /* @__PURE__ */ new Map();
     for await (const rel of walk(merged)) {
-      const st = await (0, import_promises32.lstat)(import_node_path19.default.join(merged, rel), { bigint: true });
+      const st = await (0, import_promises30.lstat)(import_node_path19.default.join(merged, rel), { bigint: true });
       baseline.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
     }
     return new CopySnapshot(this, base, merged, lowerDir, baseline, lowers.map((l) => l.diffId));
@@ -15754,7 +15923,7 @@ var CopySnapshot = class {
     if (low.mode !== cur.mode || low.uid !== cur.uid || low.gid !== cur.gid) return true;
     if (cur.isDirectory()) return low.mtimeNs !== cur.mtimeNs;
     if (low.mtimeNs !== cur.mtimeNs || low.size !== cur.size) return true;
-    if (cur.isSymbolicLink()) return await (0, import_promises32.readlink)(import_node_path19.default.join(this.lowerDir, rel)) !== await (0, import_promises32.readlink)(import_node_path19.default.join(this.mergedDir, rel));
+    if (cur.isSymbolicLink()) return await (0, import_promises30.readlink)(import_node_path19.default.join(this.lowerDir, rel)) !== await (0, import_promises30.readlink)(import_node_path19.default.join(this.mergedDir, rel));
     if (cur.isCharacterDevice() || cur.isBlockDevice()) return low.rdev !== cur.rdev;
     if (cur.isFile()) return !await sameContent(import_node_path19.default.join(this.lowerDir, rel), import_node_path19.default.join(this.mergedDir, rel));
     return false;
@@ -15763,7 +15932,7 @@ var CopySnapshot = class {
     if (this.result) return this.result;
     if (this.released) throw new Error("snapshot already released");
     const upper = import_node_path19.default.join(this.base, "upper");
-    await (0, import_promises32.mkdir)(upper, { mode: 493 });
+    await (0, import_promises30.mkdir)(upper, { mode: 493 });
     const copied = /* @__PURE__ */ new Set();
     const inodes = /* @__PURE__ */ new Map();
     const ensureParents = async (rel) => {
@@ -15776,7 +15945,7 @@ var CopySnapshot = class {
       }
     };
     for await (const rel of walk(this.mergedDir)) {
-      const st = await (0, import_promises32.lstat)(import_node_path19.default.join(this.mergedDir, rel), { bigint: true });
+      const st = await (0, import_promises30.lstat)(import_node_path19.default.join(this.mergedDir, rel), { bigint: true });
       if (!await this.changed(rel, st)) continue;
       await ensureParents(rel);
       await this.copyEntry(rel, upper, inodes);
@@ -15800,8 +15969,8 @@ var CopySnapshot = class {
       await run3("sh", ["-c", 'for p; do mknod "$p" c 0 0 || exit 1; done', "sh", ...whiteouts.map((w) => import_node_path19.default.join(upper, w))]);
     }
     for (const rel of [...copied].sort().reverse()) {
-      const st = await (0, import_promises32.lstat)(import_node_path19.default.join(this.mergedDir, rel));
-      if (st.isDirectory()) await (0, import_promises32.lutimes)(import_node_path19.default.join(upper, rel), st.atime, st.mtime);
+      const st = await (0, import_promises30.lstat)(import_node_path19.default.join(this.mergedDir, rel));
+      if (st.isDirectory()) await (0, import_promises30.lutimes)(import_node_path19.default.join(upper, rel), st.atime, st.mtime);
     }
     this.result = { upperDir: upper, format: this.owner.format };
     return this.result;
@@ -15809,36 +15978,36 @@ var CopySnapshot = class {
   async copyEntry(rel, upper, inodes) {
     const src = import_node_path19.default.join(this.mergedDir, rel);
     const dst = import_node_path19.default.join(upper, rel);
-    const st = await (0, import_promises32.lstat)(src, { bigint: true });
+    const st = await (0, import_promises30.lstat)(src, { bigint: true });
     if (st.isDirectory()) {
-      await (0, import_promises32.mkdir)(dst, { mode: 448 }).catch((e) => {
+      await (0, import_promises30.mkdir)(dst, { mode: 448 }).catch((e) => {
         if (e.code !== "EEXIST") throw e;
       });
     } else if (st.isFile()) {
       const first = st.nlink > 1n ? inodes.get(st.ino) : void 0;
       if (first) {
-        await (0, import_promises32.link)(import_node_path19.default.join(upper, first), dst);
+        await (0, import_promises30.link)(import_node_path19.default.join(upper, first), dst);
         return;
       }
-      await (0, import_promises32.copyFile)(src, dst);
+      await (0, import_promises30.copyFile)(src, dst);
       if (st.nlink > 1n) inodes.set(st.ino, rel);
     } else if (st.isSymbolicLink()) {
-      await (0, import_promises32.symlink)(await (0, import_promises32.readlink)(src), dst);
+      await (0, import_promises30.symlink)(await (0, import_promises30.readlink)(src), dst);
     } else {
       await run3("cp", ["-a", src, dst]);
     }
-    await (0, import_promises32.chown)(dst, Number(st.uid), Number(st.gid)).catch(async (e) => {
+    await (0, import_promises30.chown)(dst, Number(st.uid), Number(st.gid)).catch(async (e) => {
       if (!st.isSymbolicLink()) throw e;
     });
-    if (!st.isSymbolicLink()) await (0, import_promises32.chmod)(dst, Number(st.mode & 0o7777n));
-    await (0, import_promises32.lutimes)(dst, new Date(Number(st.atimeMs)), new Date(Number(st.mtimeNs / 1000000n)));
+    if (!st.isSymbolicLink()) await (0, import_promises30.chmod)(dst, Number(st.mode & 0o7777n));
+    await (0, import_promises30.lutimes)(dst, new Date(Number(st.atimeMs)), new Date(Number(st.mtimeNs / 1000000n)));
   }
   async commit(diffId) {
     await this.diff();
     const target = this.owner.chainDir([...this.lowerIds, diffId]);
-    await (0, import_promises32.mkdir)(import_node_path19.default.dirname(target), { recursive: true });
+    await (0, import_promises30.mkdir)(import_node_path19.default.dirname(target), { recursive: true });
     try {
-      await (0, import_promises32.rename)(this.mergedDir, target);
+      await (0, import_promises30.rename)(this.mergedDir, target);
     } catch (e) {
       const code = e.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
@@ -15847,66 +16016,101 @@ var CopySnapshot = class {
   async release() {
     if (this.released) return;
     this.released = true;
-    await (0, import_promises32.rm)(this.base, { recursive: true, force: true });
+    await (0, import_promises30.rm)(this.base, { recursive: true, force: true });
   }
 };
 
 // packages/builder/src/snapshot/create.ts
 var import_node_crypto18 = require("node:crypto");
-var import_promises33 = require("node:fs/promises");
+var import_node_fs19 = require("node:fs");
+var import_promises31 = require("node:fs/promises");
+var import_node_os6 = __toESM(require("node:os"), 1);
 var import_node_path20 = __toESM(require("node:path"), 1);
 var probed = /* @__PURE__ */ new Map();
+var PROBE_FILE = "overlay-probe.json";
+function probeIdentity(root, rootless) {
+  let caps = "";
+  try {
+    caps = /^CapEff:\s*([0-9a-f]+)$/m.exec((0, import_node_fs19.readFileSync)("/proc/self/status", "utf8"))?.[1] ?? "";
+  } catch {
+  }
+  const st = (0, import_node_fs19.statSync)(root);
+  const fsType = (0, import_node_fs19.statfsSync)(root).type;
+  return JSON.stringify({ v: 1, kernel: import_node_os6.default.release(), dev: st.dev, ino: st.ino, fsType, uid: process.geteuid?.() ?? -1, rootless, caps });
+}
+function rememberedWorks(root, identity) {
+  try {
+    return (0, import_node_fs19.readFileSync)(import_node_path20.default.join(root, PROBE_FILE), "utf8") === identity;
+  } catch {
+    return false;
+  }
+}
 function overlayWorks(root, rootless) {
   const key = `${import_node_path20.default.resolve(root)}|${rootless}`;
   let p = probed.get(key);
   if (!p) {
     p = (async () => {
-      const dir = import_node_path20.default.join(root, `probe-${(0, import_node_crypto18.randomBytes)(4).toString("hex")}`);
-      const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) => import_node_path20.default.join(dir, d));
+      let identity;
       try {
-        for (const d of [lower, upper, work, merged]) await (0, import_promises33.mkdir)(d, { recursive: true });
-        await (0, import_promises33.writeFile)(import_node_path20.default.join(lower, "f"), "x");
-        const opts = rootless ? "userxattr" : "redirect_dir=off,index=off,metacopy=off";
-        await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
-        try {
-          await (0, import_promises33.writeFile)(import_node_path20.default.join(merged, "f"), "y");
-          return await (0, import_promises33.readFile)(import_node_path20.default.join(upper, "f"), "utf8") === "y";
-        } finally {
-          await unmount(merged);
-        }
+        identity = probeIdentity(root, rootless);
+        if (rememberedWorks(root, identity)) return true;
       } catch {
-        return false;
-      } finally {
-        await (0, import_promises33.rm)(dir, { recursive: true, force: true }).catch(() => void 0);
+        identity = void 0;
       }
+      const works = await probeOverlay(root, rootless);
+      if (works && identity !== void 0) {
+        const tmp = import_node_path20.default.join(root, `${PROBE_FILE}.${process.pid}.${(0, import_node_crypto18.randomBytes)(4).toString("hex")}`);
+        await (0, import_promises31.writeFile)(tmp, identity).then(() => (0, import_promises31.rename)(tmp, import_node_path20.default.join(root, PROBE_FILE))).catch(() => (0, import_promises31.rm)(tmp, { force: true }).catch(() => void 0));
+      }
+      return works;
     })();
     probed.set(key, p);
   }
   return p;
 }
+async function probeOverlay(root, rootless) {
+  const dir = import_node_path20.default.join(root, `probe-${(0, import_node_crypto18.randomBytes)(4).toString("hex")}`);
+  const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) => import_node_path20.default.join(dir, d));
+  try {
+    for (const d of [lower, upper, work, merged]) await (0, import_promises31.mkdir)(d, { recursive: true });
+    await (0, import_promises31.writeFile)(import_node_path20.default.join(lower, "f"), "x");
+    const opts = rootless ? "userxattr" : "redirect_dir=off,index=off,metacopy=off";
+    await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
+    try {
+      await (0, import_promises31.writeFile)(import_node_path20.default.join(merged, "f"), "y");
+      return await (0, import_promises31.readFile)(import_node_path20.default.join(upper, "f"), "utf8") === "y";
+    } finally {
+      await unmount(merged);
+    }
+  } catch {
+    return false;
+  } finally {
+    await (0, import_promises31.rm)(dir, { recursive: true, force: true }).catch(() => void 0);
+  }
+}
 async function createSnapshotter(options) {
   const rootless = options.rootless ?? runningInUserNamespace();
   const mode = options.mode ?? "auto";
   const root = import_node_path20.default.resolve(options.root);
-  await (0, import_promises33.mkdir)(root, { recursive: true });
+  await (0, import_promises31.mkdir)(root, { recursive: true });
   if (mode === "copy") return new CopySnapshotter({ root: import_node_path20.default.join(root, "copy"), rootless });
   if (mode === "overlay" || await overlayWorks(root, rootless)) return new OverlaySnapshotter({ root: import_node_path20.default.join(root, "overlay"), rootless });
   return new CopySnapshotter({ root: import_node_path20.default.join(root, "copy"), rootless });
 }
 
 // packages/builder/src/solve/copy-step.ts
-var import_node_child_process8 = require("node:child_process");
+var import_node_child_process9 = require("node:child_process");
 var import_node_crypto19 = require("node:crypto");
-var import_node_fs14 = require("node:fs");
-var import_promises36 = require("node:fs/promises");
-var import_node_os6 = __toESM(require("node:os"), 1);
+var import_node_fs20 = require("node:fs");
+var import_promises34 = require("node:fs/promises");
+var import_node_os7 = __toESM(require("node:os"), 1);
 var import_node_path22 = __toESM(require("node:path"), 1);
 var import_node_stream11 = require("node:stream");
-var import_promises37 = require("node:stream/promises");
+var import_promises35 = require("node:stream/promises");
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/fileop/copy.ts
-var import_promises34 = require("node:fs/promises");
+var import_promises32 = require("node:fs/promises");
 var import_node_path21 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/fileop/mode.ts
@@ -15985,11 +16189,11 @@ async function copyIntoRoot(options) {
   await mkdirAllInRoot(destRoot, ensure, dirMode, options.owner ?? { uid: 0, gid: 0 });
   let target = await resolveInRoot(destRoot, import_node_path21.default.posix.normalize(dest));
   const srcPath = await resolveSource(options.srcRoot, options.src, options.followSymlinks);
-  const srcStat = await (0, import_promises34.lstat)(srcPath).catch((e) => {
+  const srcStat = await (0, import_promises32.lstat)(srcPath).catch((e) => {
     if (isNotFound(e)) throw new BuildError("E_SOURCE_NOT_FOUND", `${options.src}: not found`, { data: { source: options.src } });
     throw e;
   });
-  const destStat = await (0, import_promises34.stat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+  const destStat = await (0, import_promises32.stat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
   if (!options.copyDirContents && srcStat.isDirectory() && destStat || !srcStat.isDirectory() && destStat?.isDirectory()) {
     target = import_node_path21.default.join(target, import_node_path21.default.posix.basename(options.src));
   }
@@ -16011,11 +16215,11 @@ async function mkdirAllInRoot(root, dir, mode, owner) {
   let current = root;
   for (const part of import_node_path21.default.relative(root, resolved2).split(import_node_path21.default.sep).filter((p) => p !== "")) {
     current = import_node_path21.default.join(current, part);
-    const st = await (0, import_promises34.lstat)(current).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+    const st = await (0, import_promises32.lstat)(current).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
     if (!st) {
-      await (0, import_promises34.mkdir)(current, { mode });
-      await (0, import_promises34.chmod)(current, mode);
-      await (0, import_promises34.lchown)(current, owner.uid, owner.gid);
+      await (0, import_promises32.mkdir)(current, { mode });
+      await (0, import_promises32.chmod)(current, mode);
+      await (0, import_promises32.lchown)(current, owner.uid, owner.gid);
       created.push(current);
     } else if (!st.isDirectory()) {
       throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path21.default.relative(root, current)}`, { data: { path: current } });
@@ -16031,7 +16235,7 @@ var Copier = class {
   inodes = /* @__PURE__ */ new Map();
   pending = [];
   async copy(src, rel, relToSource, target, overwriteMeta, known) {
-    const st = known ?? await (0, import_promises34.lstat)(src);
+    const st = known ?? await (0, import_promises32.lstat)(src);
     let include = true;
     let descend = true;
     if (relToSource !== "" && this.options.filter) {
@@ -16043,7 +16247,7 @@ var Copier = class {
       const created = include ? await this.ensureDir(target, st, overwriteMeta) : false;
       this.pending.push({ src, dst: target, stat: st, created: include });
       try {
-        const names = (await (0, import_promises34.readdir)(src)).sort();
+        const names = (await (0, import_promises32.readdir)(src)).sort();
         for (const name of names) {
           await this.copy(import_node_path21.default.join(src, name), rel === "" ? name : `${rel}/${name}`, relToSource === "" ? name : `${relToSource}/${name}`, import_node_path21.default.join(target, name), true);
         }
@@ -16058,13 +16262,13 @@ var Copier = class {
       const key = `${st.dev}:${st.ino}`;
       const linked = st.nlink > 1 ? this.inodes.get(key) : void 0;
       if (linked) {
-        await (0, import_promises34.link)(linked, target);
+        await (0, import_promises32.link)(linked, target);
         return;
       }
-      await (0, import_promises34.copyFile)(src, target);
+      await (0, import_promises32.copyFile)(src, target);
       if (st.nlink > 1) this.inodes.set(key, target);
     } else if (st.isSymbolicLink()) {
-      await (0, import_promises34.symlink)(await (0, import_promises34.readlink)(src), target);
+      await (0, import_promises32.symlink)(await (0, import_promises32.readlink)(src), target);
     } else {
       return;
     }
@@ -16080,15 +16284,15 @@ var Copier = class {
     }
   }
   async ensureDir(target, st, overwriteMeta) {
-    const existing = await (0, import_promises34.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+    const existing = await (0, import_promises32.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
     if (!existing) {
-      await (0, import_promises34.mkdir)(target);
+      await (0, import_promises32.mkdir)(target);
       return true;
     }
     if (!existing.isDirectory()) {
       throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path21.default.relative(this.options.destRoot, target)}`, { data: { path: target } });
     }
-    if (overwriteMeta) await (0, import_promises34.chmod)(target, this.modeFor(st));
+    if (overwriteMeta) await (0, import_promises32.chmod)(target, this.modeFor(st));
     return false;
   }
   modeFor(st) {
@@ -16097,25 +16301,25 @@ var Copier = class {
   }
   async copyInfo(st, target) {
     const owner = this.options.owner ?? (this.options.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
-    await (0, import_promises34.lchown)(target, owner.uid, owner.gid);
-    if (!st.isSymbolicLink()) await (0, import_promises34.chmod)(target, this.modeFor(st));
-    await (0, import_promises34.lutimes)(target, st.atime, st.mtime);
+    await (0, import_promises32.lchown)(target, owner.uid, owner.gid);
+    if (!st.isSymbolicLink()) await (0, import_promises32.chmod)(target, this.modeFor(st));
+    await (0, import_promises32.lutimes)(target, st.atime, st.mtime);
   }
 };
 async function removeNonDir(target) {
-  const existing = await (0, import_promises34.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+  const existing = await (0, import_promises32.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
   if (!existing) return;
   if (existing.isDirectory()) {
     throw new BuildError("E_NOT_A_DIRECTORY", `cannot replace directory ${target} with a file`, { data: { path: target } });
   }
-  await (0, import_promises34.unlink)(target);
+  await (0, import_promises32.unlink)(target);
 }
 
 // packages/builder/src/fileop/chown.ts
-var import_promises35 = require("node:fs/promises");
+var import_promises33 = require("node:fs/promises");
 async function readInRoot2(root, file2) {
   try {
-    return await (0, import_promises35.readFile)(await resolveInRoot(root, file2), "utf8");
+    return await (0, import_promises33.readFile)(await resolveInRoot(root, file2), "utf8");
   } catch {
     return void 0;
   }
@@ -16177,12 +16381,13 @@ function copyStep(deps) {
       for (const c of cleanup.splice(0).reverse()) await c().catch(() => void 0);
     };
     try {
-      const root = localSources.length ? await deps.roots.open(ctx, source, cleanup) : void 0;
-      const selection = root ? await select(root, ins, localSources, ctx) : void 0;
+      const hashAtKeyTime = source.kind === "context" || deps.roots.isLocal(source);
+      const keyRoot = localSources.length && hashAtKeyTime ? await deps.roots.open(ctx, source, cleanup) : void 0;
+      const keySelection = keyRoot ? await select(keyRoot, ins, localSources, ctx) : void 0;
       const downloads = await Promise.all(urls.map((u) => download(u, isAdd ? ins.checksum : void 0, cleanup, ctx)));
       const heredocs = await writeHeredocs(ins, cleanup);
       const octal2 = mode?.kind === "octal" ? mode.mode : void 0;
-      const hashed = selection ? await hashSelection(selection, { preserveOwner: root.preserveOwner, ...octal2 !== void 0 ? { chmod: octal2 } : {}, ...deps.roots.statCache && source.kind === "context" ? { statCache: deps.roots.statCache } : {} }) : void 0;
+      const hashed = keySelection ? await hashSelection(keySelection, { preserveOwner: keyRoot.preserveOwner, ...octal2 !== void 0 ? { chmod: octal2 } : {}, ...deps.roots.statCache && source.kind === "context" ? { statCache: deps.roots.statCache } : {} }) : void 0;
       if (hashed && source.kind === "context") await deps.roots.statCache?.save();
       const parts = [
         {
@@ -16211,6 +16416,8 @@ function copyStep(deps) {
         buildkitSuffix: true,
         dispose,
         run: async (snapshot) => {
+          const root = keyRoot ?? (localSources.length ? await deps.roots.open(ctx, source, cleanup) : void 0);
+          const selection = keySelection ?? (root ? await select(root, ins, localSources, ctx) : void 0);
           const destRoot = snapshot.mergedDir;
           const owner = ins.chown ? await resolveChown(ins.link ? await chownRoot(ctx, cleanup) : destRoot, ins.chown) : void 0;
           const base = { destRoot, followSymlinks: true, preserveOwner: root?.preserveOwner ?? false, ...owner ? { owner } : {}, ...mode ? { mode } : {} };
@@ -16307,21 +16514,21 @@ function createdBy(ins) {
 }
 async function writeHeredocs(ins, cleanup) {
   if (!ins.heredocSources.length) return [];
-  const dir = await (0, import_promises36.mkdtemp)(import_node_path22.default.join(import_node_os6.default.tmpdir(), "build-image-heredoc-"));
-  cleanup.push(() => (0, import_promises36.rm)(dir, { recursive: true, force: true }));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path22.default.join(import_node_os7.default.tmpdir(), "build-image-heredoc-"));
+  cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   const out = [];
   for (const h of ins.heredocSources) {
     const name = import_node_path22.default.posix.basename(h.path);
     const file2 = import_node_path22.default.join(dir, name);
-    await (0, import_promises36.writeFile)(file2, h.data);
-    await (0, import_promises36.chmod)(file2, 420);
+    await (0, import_promises34.writeFile)(file2, h.data);
+    await (0, import_promises34.chmod)(file2, 420);
     out.push({ dir, name, sha: (0, import_node_crypto19.createHash)("sha256").update(h.data).digest("hex") });
   }
   return out;
 }
 async function download(url, checksum, cleanup, ctx) {
-  const dir = await (0, import_promises36.mkdtemp)(import_node_path22.default.join(import_node_os6.default.tmpdir(), "build-image-add-"));
-  cleanup.push(() => (0, import_promises36.rm)(dir, { recursive: true, force: true }));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path22.default.join(import_node_os7.default.tmpdir(), "build-image-add-"));
+  cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   let name = "__unnamed__";
   try {
     const base = import_node_path22.default.posix.basename(new URL(url).pathname);
@@ -16329,12 +16536,12 @@ async function download(url, checksum, cleanup, ctx) {
   } catch {
   }
   const file2 = import_node_path22.default.join(dir, name);
-  const res = await fetch(url, { ...ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {} }).catch((e) => {
+  const res = await fetch(url, { signal: ctx.solver.signal }).catch((e) => {
     throw new BuildError("E_ADD_URL", `failed to download ${url}: ${e.message}`, { location: ctx.step.location, cause: e });
   });
   if (!res.ok || !res.body) throw new BuildError("E_ADD_URL", `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });
   const hash = (0, import_node_crypto19.createHash)("sha256");
-  await (0, import_promises37.pipeline)(
+  await (0, import_promises35.pipeline)(
     import_node_stream11.Readable.fromWeb(res.body),
     async function* (src) {
       for await (const chunk of src) {
@@ -16342,7 +16549,7 @@ async function download(url, checksum, cleanup, ctx) {
         yield chunk;
       }
     },
-    (0, import_node_fs14.createWriteStream)(file2, { mode: 384 })
+    (0, import_node_fs20.createWriteStream)(file2, { mode: 384 })
   );
   const sha = hash.digest("hex");
   if (checksum && checksum !== `sha256:${sha}`) {
@@ -16351,12 +16558,12 @@ async function download(url, checksum, cleanup, ctx) {
   const lastModified = res.headers.get("last-modified");
   if (lastModified && !Number.isNaN(Date.parse(lastModified))) {
     const t = new Date(lastModified);
-    await (0, import_promises36.utimes)(file2, t, t);
+    await (0, import_promises34.utimes)(file2, t, t);
   }
   return { url, file: file2, sha };
 }
 async function archiveTar(file2) {
-  const fh = await (0, import_promises36.open)(file2, "r");
+  const fh = await (0, import_promises34.open)(file2, "r");
   let kind;
   try {
     const head = Buffer.alloc(16);
@@ -16366,10 +16573,11 @@ async function archiveTar(file2) {
     await fh.close();
   }
   if (kind === "bzip2" || kind === "xz") {
-    const child = (0, import_node_child_process8.spawn)(kind, ["-dc", file2], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = (0, import_node_child_process9.spawn)(kind, ["-dc", file2], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (c) => stderr += c.toString());
-    const out = child.stdout;
+    const out = new import_node_stream11.PassThrough();
+    child.stdout.pipe(out);
     child.on("error", (e) => out.destroy(e));
     child.on("close", (code) => {
       if (code !== 0 && code !== null) out.destroy(new BuildError("E_ADD_ARCHIVE", `${kind} -dc ${import_node_path22.default.basename(file2)} failed (${code}): ${stderr.trim()}`));
@@ -16377,7 +16585,7 @@ async function archiveTar(file2) {
     out.on("close", () => child.kill());
     return out;
   }
-  return decompressedStream((0, import_node_fs14.createReadStream)(file2));
+  return decompressedStream((0, import_node_fs20.createReadStream)(file2));
 }
 async function isArchive(file2) {
   let input;
@@ -16411,8 +16619,8 @@ async function unpackArchive(file2, destRoot, dest, owner) {
 var import_node_path24 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/oci-layout/read.ts
-var import_node_fs15 = require("node:fs");
-var import_promises38 = require("node:fs/promises");
+var import_node_fs21 = require("node:fs");
+var import_promises36 = require("node:fs/promises");
 var import_node_path23 = require("node:path");
 
 // packages/builder/src/oci-layout/errors.ts
@@ -16434,7 +16642,7 @@ async function readBlobJson(dir, desc, what) {
   const path26 = layoutBlobPath(dir, desc.digest);
   let bytes;
   try {
-    bytes = await (0, import_promises38.readFile)(path26);
+    bytes = await (0, import_promises36.readFile)(path26);
   } catch {
     throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing the ${what} blob ${desc.digest} (expected at blobs/sha256/${digestHex(desc.digest)}).`, {
       data: { dir, digest: desc.digest, what }
@@ -16470,7 +16678,7 @@ async function findByDigest(dir, index, digest, depth = 0) {
 async function readOciLayout(dir, options = {}) {
   let index;
   try {
-    index = JSON.parse(await (0, import_promises38.readFile)((0, import_node_path23.join)(dir, "index.json"), "utf8"));
+    index = JSON.parse(await (0, import_promises36.readFile)((0, import_node_path23.join)(dir, "index.json"), "utf8"));
   } catch (err) {
     const missing = err.code === "ENOENT";
     throw new OciLayoutError(
@@ -16487,9 +16695,9 @@ async function readOciLayout(dir, options = {}) {
   if (options.digest !== void 0) {
     root = await findByDigest(dir, index, options.digest);
     if (!root) {
-      const exists2 = await (0, import_promises38.stat)(layoutBlobPath(dir, options.digest)).catch(() => void 0);
+      const exists2 = await (0, import_promises36.stat)(layoutBlobPath(dir, options.digest)).catch(() => void 0);
       if (exists2) {
-        const doc = JSON.parse(await (0, import_promises38.readFile)(layoutBlobPath(dir, options.digest), "utf8"));
+        const doc = JSON.parse(await (0, import_promises36.readFile)(layoutBlobPath(dir, options.digest), "utf8"));
         root = { mediaType: doc.mediaType ?? (doc.manifests ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json"), digest: options.digest, size: exists2.size };
       }
     }
@@ -16549,14 +16757,14 @@ async function importOciLayoutBlobs(dir, image, store) {
   for (const desc of all) {
     if (await store.has(desc.digest)) continue;
     const path26 = layoutBlobPath(dir, desc.digest);
-    const st = await (0, import_promises38.stat)(path26).catch(() => void 0);
+    const st = await (0, import_promises36.stat)(path26).catch(() => void 0);
     if (!st) {
       throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing blob ${desc.digest} (${desc.mediaType}) at blobs/sha256/${digestHex(desc.digest)}.`, {
         data: { dir, digest: desc.digest }
       });
     }
     try {
-      await store.put((0, import_node_fs15.createReadStream)(path26), { expected: desc.digest, size: desc.size });
+      await store.put((0, import_node_fs21.createReadStream)(path26), { expected: desc.digest, size: desc.size });
     } catch (err) {
       throw new OciLayoutError("E_OCI_LAYOUT_DIGEST_MISMATCH", `OCI layout ${dir}: blob ${desc.digest} does not match its digest or size (${err.message}).`, {
         cause: err,
@@ -16625,8 +16833,10 @@ function withDiffIds(config, layers) {
 
 // packages/builder/src/solve/run-step.ts
 var import_node_crypto20 = require("node:crypto");
-var import_promises39 = require("node:fs/promises");
-var import_node_os7 = __toESM(require("node:os"), 1);
+var import_node_child_process10 = require("node:child_process");
+var import_promises37 = require("node:fs/promises");
+var import_node_util5 = require("node:util");
+var import_node_os8 = __toESM(require("node:os"), 1);
 var import_node_path26 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/solve/image-config.ts
@@ -16635,6 +16845,9 @@ var import_node_path25 = __toESM(require("node:path"), 1);
 // packages/builder/src/solve/go-format.ts
 function goList(values) {
   return `[${values.join(" ")}]`;
+}
+function goTime(ms) {
+  return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, frac) => frac ? `.${frac}Z` : "Z");
 }
 function goDuration(ns) {
   if (ns === 0) return "0s";
@@ -16755,13 +16968,15 @@ function withShell(img, script) {
 }
 function applyCmd(img, args) {
   const c = cfg(img);
-  c.Cmd = args;
+  if (args.length) c.Cmd = args;
+  else delete c.Cmd;
   c.ArgsEscaped = true;
   addHistory(img, `CMD ${goQuoteList(args)}`, { layer: false });
 }
 function applyEntrypoint(img, args, cmdSetInStage) {
   const c = cfg(img);
-  c.Entrypoint = args;
+  if (args.length) c.Entrypoint = args;
+  else delete c.Entrypoint;
   if (!cmdSetInStage) delete c.Cmd;
   addHistory(img, `ENTRYPOINT ${goQuoteList(args)}`, { layer: false });
 }
@@ -16824,6 +17039,7 @@ var StepFailedError = class extends BuildError {
 
 // packages/builder/src/solve/run-step.ts
 var locks = /* @__PURE__ */ new Map();
+var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process10.execFile);
 var PIPES_DIR = "/dev/pipes";
 function runCommand(ins, shell) {
   if (ins.command.form === "exec") return { args: ins.command.args };
@@ -16858,10 +17074,13 @@ function runStep(deps) {
     const network = ins.network === "none" ? "none" : ins.network === "host" ? "host" : deps.network;
     const mounts = step.mounts ?? [];
     const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
+    const argNames = new Set(step.args.map(([name]) => name));
+    const imageEnv = new Set((state.config.config?.Env ?? []).map((e) => e.split("=", 1)[0]));
     const parts = [
       { type: "op", value: JSON.stringify({ kind: "RUN", args, ...inlineFile ? { inlineFile } : {}, user, cwd, network, security: ins.security, mounts: mountKeys }) },
-      ...(step.runEnv ?? []).map(([name, value]) => ({ type: "env", name, value })),
-      ...mounts.filter((m) => m.type === "secret").map((m) => ({ type: "secret-id", value: m.id || m.target }))
+      // The process environment, with the ARG-only names keyed as `arg` so a miss says "ARG X changed".
+      ...(step.runEnv ?? []).map(([name, value]) => ({ type: argNames.has(name) && !imageEnv.has(name) ? "arg" : "env", name, value })),
+      ...mounts.filter((m) => m.type === "secret").map((m) => ({ type: "secret-id", value: secretId(m) }))
     ];
     const stageArgs = step.args.map(([name, value]) => ({ name, value }));
     return {
@@ -16881,7 +17100,6 @@ function runStep(deps) {
             if (resolved2) execMounts.push(resolved2);
           }
           if (inlineFile) execMounts.push(await inlineFileMount(inlineFile, cleanup));
-          await ensureDir(snapshot.mergedDir, cwd);
           const result = await deps.executor.run({
             rootfs: snapshot.mergedDir,
             args,
@@ -16892,7 +17110,7 @@ function runStep(deps) {
             ...ins.security === "insecure" ? { security: "insecure" } : {},
             mounts: execMounts,
             onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: "step-output", time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString("utf8") }),
-            ...ctx.solver.options.signal ? { signal: ctx.solver.options.signal } : {}
+            signal: ctx.solver.signal
           });
           if (result.exitCode !== 0) {
             const shown = args.join(" ");
@@ -16904,7 +17122,7 @@ function runStep(deps) {
               { exitCode: result.exitCode, tail: result.tail }
             );
           }
-          return result.mountStubs.length ? { exclude: new Set(result.mountStubs) } : {};
+          return {};
         } finally {
           for (const u of unlock) u();
           for (const c of cleanup.reverse()) await c().catch(() => void 0);
@@ -16914,15 +17132,12 @@ function runStep(deps) {
   };
 }
 async function inlineFileMount(file2, cleanup) {
-  const dir = await (0, import_promises39.mkdtemp)(import_node_path26.default.join(import_node_os7.default.tmpdir(), "build-image-pipes-"));
-  cleanup.push(() => (0, import_promises39.rm)(dir, { recursive: true, force: true }));
-  await (0, import_promises39.chmod)(dir, 493);
-  await (0, import_promises39.writeFile)(import_node_path26.default.join(dir, file2.name), file2.data, { mode: 493 });
-  await (0, import_promises39.chmod)(import_node_path26.default.join(dir, file2.name), 493);
+  const dir = await (0, import_promises37.mkdtemp)(import_node_path26.default.join(import_node_os8.default.tmpdir(), "build-image-pipes-"));
+  cleanup.push(() => (0, import_promises37.rm)(dir, { recursive: true, force: true }));
+  await (0, import_promises37.chmod)(dir, 493);
+  await (0, import_promises37.writeFile)(import_node_path26.default.join(dir, file2.name), file2.data, { mode: 493 });
+  await (0, import_promises37.chmod)(import_node_path26.default.join(dir, file2.name), 493);
   return { type: "bind", source: dir, target: PIPES_DIR, readonly: true };
-}
-async function ensureDir(root, dir) {
-  await (0, import_promises39.mkdir)(await resolveInRoot(root, dir), { recursive: true });
 }
 async function mountKeyPart(ctx, deps, m) {
   const base = { type: m.type, target: m.target, readOnly: m.readOnly, source: m.source, mode: m.mode, uid: m.uid, gid: m.gid };
@@ -16940,7 +17155,10 @@ async function mountKeyPart(ctx, deps, m) {
   }
 }
 function cacheId(m) {
-  return m.id || import_node_path26.default.posix.normalize(m.target);
+  return m.id || import_node_path26.default.posix.normalize(m.target).replace(/(.)\/+$/, "$1");
+}
+function secretId(m) {
+  return m.id || import_node_path26.default.posix.basename(m.target);
 }
 function cacheMountHostDir(cacheMountsDir, id) {
   return import_node_path26.default.join(cacheMountsDir, (0, import_node_crypto20.createHash)("sha256").update(id).digest("hex"));
@@ -16954,23 +17172,24 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
     case "cache": {
       const id = cacheId(m);
       const sharing = m.sharing || "shared";
+      await (0, import_promises37.mkdir)(deps.cacheMountsDir, { recursive: true });
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
       if (sharing === "locked") unlock.push(await lock(hostDir));
       if (sharing === "private" && locks.has(hostDir)) {
-        hostDir = await (0, import_promises39.mkdtemp)(import_node_path26.default.join(deps.cacheMountsDir, "private-"));
-        cleanup.push(() => (0, import_promises39.rm)(hostDir, { recursive: true, force: true }));
+        hostDir = await (0, import_promises37.mkdtemp)(import_node_path26.default.join(deps.cacheMountsDir, "private-"));
+        cleanup.push(() => (0, import_promises37.rm)(hostDir, { recursive: true, force: true }));
       } else if (sharing === "private") {
         unlock.push(await lock(hostDir));
       }
-      await (0, import_promises39.mkdir)(deps.cacheMountsDir, { recursive: true });
+      if (m.from) await seedCacheDir(hostDir, await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup));
       return { type: "cache", hostDir, target: m.target, readonly: m.readOnly, ...m.uid !== void 0 ? { uid: m.uid } : {}, ...m.gid !== void 0 ? { gid: m.gid } : {}, ...m.mode !== void 0 ? { mode: m.mode } : {} };
     }
     case "tmpfs":
       return { type: "tmpfs", target: m.target, ...m.sizeLimit ? { size: m.sizeLimit } : {} };
     case "secret": {
-      const id = m.id || import_node_path26.default.posix.basename(m.target);
+      const id = secretId(m);
       const src = deps.secrets.get(id);
-      const value = src ? "file" in src ? await (0, import_promises39.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
+      const value = src ? "file" in src ? await (0, import_promises37.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
       if (value === void 0) {
         if (m.required) throw new BuildError("E_SECRET_MISSING", `secret ${id} not found: pass it with --secret id=${id},src=FILE or env=VAR`, { location: ctx.step.location, data: { id } });
         return void 0;
@@ -16992,6 +17211,18 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
       secretEnv.push(`SSH_AUTH_SOCK=${target}`);
       return { type: "ssh", socketPath: socket, target };
     }
+  }
+}
+async function seedCacheDir(hostDir, source) {
+  const exists2 = () => (0, import_promises37.stat)(hostDir).then(() => true, () => false);
+  if (await exists2()) return;
+  const tmp = `${hostDir}.seed-${process.pid}-${Date.now()}`;
+  try {
+    await execFileP2("cp", ["-a", "--", source, tmp]);
+    await (0, import_promises37.rename)(tmp, hostDir);
+  } catch (e) {
+    await (0, import_promises37.rm)(tmp, { recursive: true, force: true });
+    if (!await exists2()) throw e;
   }
 }
 async function lock(key) {
@@ -17018,14 +17249,21 @@ var Solver = class {
   stages = /* @__PURE__ */ new Map();
   limit;
   refs = /* @__PURE__ */ new Map();
+  /** Fired when a stage fails, so stages running beside it stop too (as BuildKit cancels them). */
+  failed = new AbortController();
+  /** The caller's signal combined with the solver's own failure signal: what steps must honour. */
+  signal;
   counts = { run: 0, cached: 0 };
   /** Every layer step's key, for exporting the cache (`--cache-to`, mode=min keeps the target's). */
   entries = [];
   /** Plan mode: the predictions, in step order. */
   planned = [];
+  /** Index writes of finished steps, settled before the build is reported done. */
+  puts = [];
   constructor(options) {
     this.options = options;
     this.limit = pLimit(options.concurrency ?? 2);
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.failed.signal]) : this.failed.signal;
     let id = 0;
     for (const stage of options.graph.stages) {
       const stageLabel = stage.name ?? `stage-${stage.index}`;
@@ -17038,9 +17276,11 @@ var Solver = class {
   get store() {
     return this.options.store;
   }
-  /** The final state of the target stage. */
-  solveTarget() {
-    return this.stage(this.options.graph.target);
+  /** The final state of the target stage, once every step's cache entry is recorded. */
+  async solveTarget() {
+    const state = await this.stage(this.options.graph.target);
+    await Promise.all(this.puts);
+    return state;
   }
   /**
    * A stage whose files or key another step reads (COPY --from, RUN --mount from=). In plan mode
@@ -17064,6 +17304,9 @@ var Solver = class {
         await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
         return this.limit(() => this.runStage(stage));
       })();
+      p.catch((e) => {
+        if (!this.failed.signal.aborted) this.failed.abort(e);
+      });
       this.stages.set(index, p);
     }
     return p;
@@ -17071,7 +17314,7 @@ var Solver = class {
   async runStage(stage) {
     const state = await this.baseState(stage);
     for (const step of stage.steps) {
-      this.options.signal?.throwIfAborted();
+      this.signal.throwIfAborted();
       await this.runStep(stage, step, state);
     }
     return state;
@@ -17093,7 +17336,8 @@ var Solver = class {
         const config = stageStartConfig(img.config);
         return {
           config,
-          layers: img.layers,
+          layers: [...img.layers],
+          // a copy: the resolved image is shared by every stage built on it
           key: computeCacheKey([{ type: "base", value: img.manifestDigest }, { type: "platform", value: platform }]).key,
           cmdSet: false,
           baseHistoryLength: config.history?.length ?? 0
@@ -17134,8 +17378,7 @@ var Solver = class {
         applyOnbuild(img, ins.expression);
         return;
       case "ARG": {
-        const visible = new Map(step.args);
-        applyArg(img, ins.args.map((a) => ({ name: a.key, value: a.value !== void 0 ? visible.get(a.key) ?? a.value : visible.get(a.key) })));
+        applyArg(img, ins.args.map((a) => ({ name: a.key, value: this.options.buildArgs?.[a.key] ?? a.value })));
         return;
       }
       case "CMD":
@@ -17250,14 +17493,18 @@ var Solver = class {
       this.counts.cached++;
       emit({ v: 1, type: "step-cached", time: this.now(), step: ref, key });
     } else {
-      const miss = await this.explain(stepId, preimage);
+      const missing = this.explain(stepId, preimage);
+      missing.catch(() => void 0);
       try {
         layer = await this.execute(ctx, op);
       } catch (e) {
         throw this.stepError(ctx, e);
       }
-      createdAt = new Date(this.now()).toISOString();
-      await this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      const miss = await missing;
+      createdAt = goTime(this.now());
+      const put = this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      put.catch(() => void 0);
+      this.puts.push(put);
       this.counts.run++;
       emit({ v: 1, type: "step-done", time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
     }
@@ -17302,11 +17549,11 @@ var Solver = class {
     return this.options.snapshotter.prepare(lowers);
   }
   stepError(ctx, e) {
+    const message = e instanceof Error ? e.message : String(e);
+    this.options.emit({ v: 1, type: "step-error", time: this.now(), step: ctx.ref, message });
     if (e instanceof StepFailedError) return e;
     if (BuildError.is(e) && e.location) return e;
-    const message = e instanceof Error ? e.message : String(e);
     const code = BuildError.is(e) ? e.code : "E_STEP_FAILED";
-    this.options.emit({ v: 1, type: "step-error", time: this.now(), step: ctx.ref, message });
     return new StepFailedError("E_STEP_FAILED", `${ctx.ref.name}: ${message}`, ctx.step.location, this.options.dockerfileText, { code }, e);
   }
   now() {
@@ -17323,8 +17570,8 @@ function stepIdentity(project, stage, step) {
 }
 
 // packages/builder/src/solve/source-roots.ts
-var import_promises40 = require("node:fs/promises");
-var import_node_os8 = __toESM(require("node:os"), 1);
+var import_promises38 = require("node:fs/promises");
+var import_node_os9 = __toESM(require("node:os"), 1);
 var import_node_path27 = __toESM(require("node:path"), 1);
 var SourceRoots = class {
   constructor(contextDir, dockerfilePath, namedLocalDirs, statCache) {
@@ -17352,6 +17599,10 @@ var SourceRoots = class {
     }
     return p;
   }
+  /** A named build context that is a directory on disk (`--build-context NAME=DIR`). */
+  isLocal(source) {
+    return source.kind === "image" && this.namedLocalDirs.has(source.ref);
+  }
   /**
    * Opens a source tree. Stage and image trees are snapshots that `cleanup` releases; the main
    * context is the context directory itself (reads go through the filtered walk, never around it).
@@ -17361,8 +17612,8 @@ var SourceRoots = class {
       case "context":
         return { dir: this.contextDir, context: () => this.main(), preserveOwner: false };
       case "scratch": {
-        const dir = await (0, import_promises40.mkdtemp)(import_node_path27.default.join(import_node_os8.default.tmpdir(), "build-image-scratch-"));
-        cleanup.push(() => (0, import_promises40.rm)(dir, { recursive: true, force: true }));
+        const dir = await (0, import_promises38.mkdtemp)(import_node_path27.default.join(import_node_os9.default.tmpdir(), "build-image-scratch-"));
+        cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
         return { dir, context: () => loadContext(dir, { patterns: [] }), preserveOwner: true };
       }
       case "image": {
@@ -17407,7 +17658,9 @@ var SourceRoots = class {
   }
   async contentDigest(context, subpath) {
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true });
-    return (await hashSelection(selection, { preserveOwner: true, ...this.statCache ? { statCache: this.statCache } : {} })).digest;
+    const digest = (await hashSelection(selection, { preserveOwner: false, ...this.statCache ? { statCache: this.statCache } : {} })).digest;
+    await this.statCache?.save();
+    return digest;
   }
   /**
    * A host directory holding `subpath` of the source for a bind mount. For the build context this
@@ -17421,8 +17674,13 @@ var SourceRoots = class {
     }
     const context = await root.context();
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true, location: ctx.step.location });
-    const out = await (0, import_promises40.mkdtemp)(import_node_path27.default.join(import_node_os8.default.tmpdir(), "build-image-bind-"));
-    cleanup.push(() => (0, import_promises40.rm)(out, { recursive: true, force: true }));
+    const out = await (0, import_promises38.mkdtemp)(import_node_path27.default.join(import_node_os9.default.tmpdir(), "build-image-bind-"));
+    cleanup.push(() => (0, import_promises38.rm)(out, { recursive: true, force: true }));
+    const only = selection.sources[0]?.matches[0];
+    if (selection.sources.length === 1 && selection.sources[0].matches.length === 1 && only && only.entries.length === 1 && only.entries[0].entry.type === "file") {
+      await copyIntoRoot({ srcRoot: root.dir, src: "/" + only.resolved, destRoot: out, dest: "/file", copyDirContents: true, followSymlinks: true, preserveOwner: false });
+      return import_node_path27.default.join(out, "file");
+    }
     for (const src of selection.sources) {
       for (const match of src.matches) {
         const keep = new Set(match.entries.map((e) => e.entry.path));
@@ -17466,11 +17724,11 @@ async function setupBuild(options, emit, warn, mode) {
   const contextDir = import_node_path28.default.resolve(options.context);
   const file2 = options.file !== void 0 ? import_node_path28.default.resolve(options.file) : import_node_path28.default.join(contextDir, "Dockerfile");
   const fileLabel = options.file ?? "Dockerfile";
-  const text = options.dockerfile ?? await (0, import_promises41.readFile)(file2, "utf8").catch((e) => {
+  const text = options.dockerfile ?? await (0, import_promises39.readFile)(file2, "utf8").catch((e) => {
     throw new BuildError("E_DOCKERFILE_NOT_FOUND", `cannot read Dockerfile ${file2}: ${e.code === "ENOENT" ? "no such file" : e.message}`, { cause: e, data: { file: file2 } });
   });
   const cacheDir = import_node_path28.default.resolve(options.cacheDir ?? resolveCacheDir());
-  await (0, import_promises41.mkdir)(cacheDir, { recursive: true });
+  await (0, import_promises39.mkdir)(cacheDir, { recursive: true });
   const store = new ContentStore({ root: cacheDir });
   const index = new CacheIndex(store);
   const registryOptions = {
@@ -17545,6 +17803,7 @@ async function setupBuild(options, emit, warn, mode) {
       WORKDIR: workdirStep()
     },
     plan: mode.plan,
+    buildArgs: options.buildArgs ?? {},
     ...options.noCache ? { noCache: true } : {},
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {},
     ...options.signal ? { signal: options.signal } : {},
@@ -17578,7 +17837,7 @@ async function build(options) {
   };
   const { graph, store, index, registry, registryOptions, cacheMounts, solver } = await setupBuild(options, emit, warn, { plan: false });
   const state = await solver.solveTarget();
-  const epoch = options.sourceDateEpoch !== void 0 ? new Date(options.sourceDateEpoch * 1e3).toISOString().replace(/\.000Z$/, "Z") : void 0;
+  const epoch = options.sourceDateEpoch !== void 0 ? goTime(options.sourceDateEpoch * 1e3) : void 0;
   const config = finalizeConfig(state, graph, options.labels ?? {}, epoch, options.platform !== void 0, state.baseHistoryLength);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
   const outputs = await writeOutputs(image, store, registry, options);
@@ -17650,7 +17909,7 @@ function finalizeConfig(state, graph, labels, epoch, explicitPlatform, baseHisto
   }
   config.history = history;
   const last = [...history].reverse().find((h) => h.created)?.created;
-  config.created = epoch ?? last ?? (/* @__PURE__ */ new Date(0)).toISOString();
+  config.created = epoch ?? last ?? goTime(0);
   config.rootfs = { type: "layers", diff_ids: state.layers.map((l) => l.diffId) };
   return config;
 }
@@ -17666,11 +17925,11 @@ async function writeOutputs(image, store, registry, options) {
         const names = spec.names.length ? spec.names : tags;
         const dest = spec.dest ?? "-";
         if (!spec.tar) {
-          if (spec.type === "docker") throw new BuildError("E_OUTPUT", "type=docker,tar=false is not supported: use type=oci,tar=false for a layout directory");
           await exportOciLayout(image, store, import_node_path29.default.resolve(dest), { names });
           results.push({ type: spec.type, destination: import_node_path29.default.resolve(dest), digest: image.manifestDescriptor.digest });
           break;
         }
+        if (dest !== "-") await (0, import_promises40.mkdir)(import_node_path29.default.dirname(import_node_path29.default.resolve(dest)), { recursive: true });
         const target = dest === "-" ? process.stdout : import_node_path29.default.resolve(dest);
         if (spec.type === "oci") {
           await exportOciTar(image, store, target, { names });
@@ -17688,6 +17947,7 @@ async function writeOutputs(image, store, registry, options) {
         break;
       }
       case "tar": {
+        if (spec.dest !== "-") await (0, import_promises40.mkdir)(import_node_path29.default.dirname(import_node_path29.default.resolve(spec.dest)), { recursive: true });
         const dest = spec.dest === "-" ? process.stdout : import_node_path29.default.resolve(spec.dest);
         await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {});
         results.push({ type: "tar", destination: spec.dest });
@@ -17786,7 +18046,8 @@ function humanSize(bytes) {
 }
 
 // packages/builder/src/rootless/userns.ts
-var import_node_child_process9 = require("node:child_process");
+var import_node_os10 = require("node:os");
+var import_node_child_process11 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
   name = "UserNamespaceError";
@@ -17806,10 +18067,19 @@ function explainUnshareFailure(stderr, user) {
 function runInUserNamespace(entryModule, args, options = {}) {
   return new Promise((resolve5, reject) => {
     const stdio = options.stdio ?? "inherit";
-    const child = (0, import_node_child_process9.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
+    const child = (0, import_node_child_process11.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
       stdio: ["inherit", stdio === "inherit" ? "inherit" : "pipe", "pipe"],
-      env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" }
+      env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" },
+      // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards it
+      // once (two SIGINTs would skip the worker's clean-up).
+      detached: true
     });
+    const forward = (sig) => () => void child.kill(sig);
+    const handlers = ["SIGINT", "SIGTERM", "SIGHUP"].map((sig) => [sig, forward(sig)]);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const unforward = () => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    };
     let stderr = "";
     child.stdout?.on("data", (c) => options.onOutput?.("stdout", c));
     child.stderr?.on("data", (c) => {
@@ -17817,18 +18087,19 @@ function runInUserNamespace(entryModule, args, options = {}) {
       if (stdio === "inherit" && !options.onOutput) process.stderr.write(c);
       options.onOutput?.("stderr", c);
     });
-    child.on(
-      "error",
-      (e) => reject(new UserNamespaceError(`Cannot run unshare: ${e.message}. Install util-linux and uidmap.`, { cause: String(e) }))
-    );
+    child.on("error", (e) => {
+      unforward();
+      reject(new UserNamespaceError(`Cannot run unshare: ${e.message}. Install util-linux and uidmap.`, { cause: String(e) }));
+    });
     child.on("close", (code, signal) => {
+      unforward();
       const own = stderr.split("\n").find((l) => /^unshare: /.test(l));
       if (own && code !== 0) {
         const user = process.env.USER ?? process.env.LOGNAME ?? String(process.getuid?.());
         reject(new UserNamespaceError(`${own.trim()}. ${explainUnshareFailure(own, user)}`, { stderr: own }));
         return;
       }
-      resolve5(code ?? 128 + (signal ? 9 : 0));
+      resolve5(code ?? 128 + (signal ? import_node_os10.constants.signals[signal] ?? 9 : 0));
     });
   });
 }
@@ -17842,39 +18113,39 @@ async function ensureUserNamespace() {
 }
 
 // packages/builder/src/rootless/probe.ts
-var import_node_child_process10 = require("node:child_process");
-var import_node_util5 = require("node:util");
-var run4 = (0, import_node_util5.promisify)(import_node_child_process10.execFile);
+var import_node_child_process12 = require("node:child_process");
+var import_node_util6 = require("node:util");
+var run4 = (0, import_node_util6.promisify)(import_node_child_process12.execFile);
 
 // action/src/run.ts
-var import_promises42 = require("node:fs/promises");
-var import_node_os10 = __toESM(require("node:os"));
+var import_promises41 = require("node:fs/promises");
+var import_node_os12 = __toESM(require("node:os"));
 var import_node_path30 = __toESM(require("node:path"));
 
 // action/src/commands.ts
 var import_node_crypto22 = require("node:crypto");
-var import_node_fs16 = require("node:fs");
-var import_node_os9 = require("node:os");
+var import_node_fs22 = require("node:fs");
+var import_node_os11 = require("node:os");
 function escapeData(s) {
   return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
 function issue(write, kind, message) {
-  write(`::${kind}::${escapeData(message)}${import_node_os9.EOL}`);
+  write(`::${kind}::${escapeData(message)}${import_node_os11.EOL}`);
 }
 function setOutput(env, write, name, value) {
   const file2 = env.GITHUB_OUTPUT;
   if (!file2) {
-    write(`::set-output name=${name}::${escapeData(value)}${import_node_os9.EOL}`);
+    write(`::set-output name=${name}::${escapeData(value)}${import_node_os11.EOL}`);
     return;
   }
   const delimiter = `ghadelimiter_${(0, import_node_crypto22.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`output ${name} contains the delimiter ${delimiter}`);
-  (0, import_node_fs16.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os9.EOL}${value}${import_node_os9.EOL}${delimiter}${import_node_os9.EOL}`, "utf8");
+  (0, import_node_fs22.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os11.EOL}${value}${import_node_os11.EOL}${delimiter}${import_node_os11.EOL}`, "utf8");
 }
 function appendSummary(env, markdown) {
   const file2 = env.GITHUB_STEP_SUMMARY;
   if (!file2) return false;
-  (0, import_node_fs16.appendFileSync)(file2, markdown, "utf8");
+  (0, import_node_fs22.appendFileSync)(file2, markdown, "utf8");
   return true;
 }
 
@@ -17929,7 +18200,7 @@ var UNSUPPORTED = {
 };
 async function secretFile(dir, id, value) {
   const file2 = import_node_path30.default.join(dir, id.replace(/[^A-Za-z0-9_.-]/g, "_"));
-  await (0, import_promises42.writeFile)(file2, value, { mode: 384 });
+  await (0, import_promises41.writeFile)(file2, value, { mode: 384 });
   return file2;
 }
 function keyValue(item, input) {
@@ -17967,8 +18238,8 @@ async function readInputs(env, io) {
     } else buildArgs[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const labels = Object.fromEntries(getInputList(env, "labels", { ignoreComma: true }).map((l) => keyValue(l, "labels")));
-  const secretsDir = await (0, import_promises42.mkdtemp)(import_node_path30.default.join(env.RUNNER_TEMP || import_node_os10.default.tmpdir(), "build-image-secrets-"));
-  const cleanup = () => (0, import_promises42.rm)(secretsDir, { recursive: true, force: true });
+  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path30.default.join(env.RUNNER_TEMP || import_node_os12.default.tmpdir(), "build-image-secrets-"));
+  const cleanup = () => (0, import_promises41.rm)(secretsDir, { recursive: true, force: true });
   const secrets = {};
   try {
     for (const item of getInputList(env, "secrets", { ignoreComma: true })) {
