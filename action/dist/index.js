@@ -15713,7 +15713,6 @@ var OverlaySnapshot = class {
   upperDir;
   lowerTopFirst;
   state = "mounted";
-  committed = false;
   async diff() {
     if (this.state === "released") throw new Error("snapshot already released");
     if (this.state === "mounted") {
@@ -15729,11 +15728,9 @@ var OverlaySnapshot = class {
     await (0, import_promises29.mkdir)(import_node_path18.default.dirname(target), { recursive: true });
     try {
       await (0, import_promises29.rename)(this.upperDir, target);
-      this.committed = true;
     } catch (e) {
       const code = e.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-      this.committed = true;
     }
   }
   async release() {
@@ -17414,7 +17411,7 @@ var Solver = class {
   }
   async layerStep(ctx, factory) {
     if (this.options.plan) return this.planStep(ctx, factory);
-    const { step, state, ref } = ctx;
+    const { ref } = ctx;
     const emit = this.options.emit;
     const started = this.now();
     emit({ v: 1, type: "step-start", time: started, step: ref });
@@ -17481,7 +17478,7 @@ var Solver = class {
     }
   }
   async cachedOrRun(ctx, op, started) {
-    const { step, state, ref } = ctx;
+    const { state, ref } = ctx;
     const emit = this.options.emit;
     const { key, preimage, stepId } = this.keyOf(ctx, op);
     const hit = this.options.noCache ? void 0 : await this.options.index.get(key, { stepId });

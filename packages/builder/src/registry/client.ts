@@ -13,7 +13,7 @@ import { digestLike, isSupportedDigest, sha256Digest, verifyingStream, type Veri
 import { RegistryError, type RegistryErrorDetails, type RegistryErrorReason } from './errors.js';
 import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, MediaType } from './media-types.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformRank } from '../platform.js';
-import { readRegistryErrors, RegistryTransport, type Endpoint, type RequestBody } from './transport.js';
+import { readRegistryErrors, RegistryTransport, type Endpoint } from './transport.js';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from './types.js';
 
 /** Options of {@link RegistryClient}. */

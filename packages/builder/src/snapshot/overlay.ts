@@ -140,7 +140,6 @@ export class OverlaySnapshotter implements Snapshotter {
 
 class OverlaySnapshot implements MutableSnapshot {
   private state: 'mounted' | 'unmounted' | 'released' = 'mounted';
-  private committed = false;
 
   constructor(
     private readonly owner: OverlaySnapshotter,
@@ -166,12 +165,10 @@ class OverlaySnapshot implements MutableSnapshot {
     await mkdir(path.dirname(target), { recursive: true });
     try {
       await rename(this.upperDir, target);
-      this.committed = true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
       // Same diffID already on disk (identical content): keep the existing one.
-      this.committed = true;
     }
   }
 

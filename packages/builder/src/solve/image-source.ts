@@ -23,21 +23,6 @@ export interface BaseImage {
   source: string;
 }
 
-/** A named context that is a plain directory (`--build-context src=../src`). */
-export interface LocalNamedContext {
-  kind: 'local';
-  dir: string;
-}
-
-/**
- * Resolves base images once per reference and platform, from a named context or a registry, with every blob put in the store.
- *
- * @example
- * ```ts
- * const img = await images.resolve('alpine:3.20', 'docker.io/library/alpine:3.20', stage.platform)
- * img.manifestDigest // what the keys built on it start from
- * ```
- */
 export class ImageSources {
   private readonly cache = new Map<string, Promise<BaseImage>>();
 

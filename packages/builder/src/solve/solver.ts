@@ -348,7 +348,7 @@ export class Solver {
 
   private async layerStep(ctx: StepContext, factory: LayerOpFactory): Promise<void> {
     if (this.options.plan) return this.planStep(ctx, factory);
-    const { step, state, ref } = ctx;
+    const { ref } = ctx;
     const emit = this.options.emit;
     const started = this.now();
     emit({ v: 1, type: 'step-start', time: started, step: ref });
@@ -420,7 +420,7 @@ export class Solver {
   }
 
   private async cachedOrRun(ctx: StepContext, op: LayerOp, started: number): Promise<void> {
-    const { step, state, ref } = ctx;
+    const { state, ref } = ctx;
     const emit = this.options.emit;
     const { key, preimage, stepId } = this.keyOf(ctx, op);
     const hit = this.options.noCache ? undefined : await this.options.index.get(key, { stepId });

@@ -10,7 +10,7 @@ import { parseChmod, ChmodError } from '../instructions/chmod.js';
 import { MountError, resolveMount } from '../instructions/mount.js';
 import { parseInstruction, parseInstructions } from '../instructions/parse.js';
 import { withSuggestion } from '../instructions/suggest.js';
-import type { ArgInstruction, CopyInstruction, FromInstruction, Instruction, RunInstruction } from '../instructions/types.js';
+import type { ArgInstruction, FromInstruction, Instruction } from '../instructions/types.js';
 import { formatPlatform, formatPlatformAll, parsePlatform, type Platform } from '../platform.js';
 import { ShellLex } from '../shell/index.js';
 import { parseDockerfile } from '../syntax/index.js';
