@@ -6216,6 +6216,17 @@ function parseCacheImportSpec(value, env = process.env) {
   }
 }
 
+// packages/builder/src/remote-cache/deadline.ts
+function deadline(ms, ...also) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`time budget of ${ms} ms used up`, "TimeoutError")), ms);
+  const others = also.filter((s) => s !== void 0);
+  return {
+    signal: others.length ? AbortSignal.any([controller.signal, ...others]) : controller.signal,
+    dispose: () => clearTimeout(timer)
+  };
+}
+
 // node_modules/yocto-queue/index.js
 var Node = class {
   value;
@@ -12888,9 +12899,6 @@ function cacheWriterFor(spec, options = {}) {
       return new GhaCacheWriter(spec, options.gha);
   }
 }
-function anySignal(...signals) {
-  return AbortSignal.any(signals.filter((s) => s !== void 0));
-}
 async function exportCache(spec, input, options = {}) {
   const started = Date.now();
   const writer = options.writer ?? cacheWriterFor(spec, options);
@@ -12936,7 +12944,8 @@ async function exportCache(spec, input, options = {}) {
   result.skipped.push(...packed.skipped);
   const planned = await blobDescriptors(collected.records, packed.mounts, input.store);
   result.skipped.push(...planned.skipped);
-  const budget = anySignal(AbortSignal.timeout(options.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS), options.signal);
+  const budgetLimit = deadline(options.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.signal);
+  const budget = budgetLimit.signal;
   const failed = /* @__PURE__ */ new Map();
   const limit = pLimit(Math.max(1, options.concurrency ?? 4));
   await Promise.all(
@@ -12957,6 +12966,7 @@ async function exportCache(spec, input, options = {}) {
       })
     )
   );
+  budgetLimit.dispose();
   for (const [digest, reason] of failed) result.skipped.push({ kind: "blob", id: digest, reason });
   const records = planned.records.filter((r) => {
     const bad = recordBlobs(r).find((d) => failed.has(d));
@@ -12980,7 +12990,8 @@ async function exportCache(spec, input, options = {}) {
     mounts,
     planned.blobs.filter((b) => used.has(b.digest))
   );
-  const commit = anySignal(AbortSignal.timeout(options.commitTimeoutMs ?? 3e4), options.signal);
+  const commitLimit = deadline(options.commitTimeoutMs ?? 3e4, options.signal);
+  const commit = commitLimit.signal;
   try {
     await input.store.putBytes(artifact.config, { expected: artifact.configDescriptor.digest });
     await writer.putBlob(artifact.configDescriptor, input.store, commit);
@@ -12990,6 +13001,8 @@ async function exportCache(spec, input, options = {}) {
     result.exported.mounts = mounts.map((m) => m.id);
   } catch (e) {
     result.skipped.push({ kind: "manifest", id: writer.name, reason: `publishing the cache manifest failed: ${errorMessage(e)}` });
+  } finally {
+    commitLimit.dispose();
   }
   return finish();
 }
@@ -13019,13 +13032,14 @@ async function importCache(input, options = {}) {
     durationMs: 0
   };
   const warn = (code, message) => result.warnings.push({ code, message });
-  const signals = [AbortSignal.timeout(options.timeoutMs ?? input.source.timeoutMs ?? 10 * 6e4), options.signal].filter((s) => !!s);
-  const signal = AbortSignal.any(signals);
+  const limit = deadline(options.timeoutMs ?? input.source.timeoutMs ?? 10 * 6e4, options.signal);
   try {
-    await importInto(input, reader, signal, result, warn, options.concurrency ?? 4);
+    await importInto(input, reader, limit.signal, result, warn, options.concurrency ?? 4);
   } catch (e) {
     const code = RemoteCacheError.is(e) && (e.code === "E_CACHE_CORRUPT" || e.code === "E_CACHE_NOT_FOUND") ? e.code : "E_CACHE_IMPORT";
     warn(code, `cache import from ${reader.name} failed, building without it: ${errorMessage(e)}`);
+  } finally {
+    limit.dispose();
   }
   result.durationMs = Date.now() - started;
   return result;

@@ -7,6 +7,7 @@
  * that is published lists only what is really there. Nothing here throws for a remote failure; a
  * build never fails because its cache could not be saved.
  */
+import { deadline } from './deadline.js';
 import type { CacheIndex, CacheKey, ContentStore, Descriptor, Digest } from '@build-image/cache';
 import pLimit from 'p-limit';
 import type { RegistryClientOptions } from '../registry/client.js';
@@ -91,10 +92,6 @@ export function cacheWriterFor(spec: CacheExportSpec, options: Pick<ExportCacheO
   }
 }
 
-function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal {
-  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
-}
-
 /**
  * Exports the cache of a build. Never throws for a remote failure: see `skipped` and `warnings`.
  *
@@ -154,7 +151,8 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
   result.skipped.push(...planned.skipped);
 
   // Phase 1: blobs, within the budget.
-  const budget = anySignal(AbortSignal.timeout(options.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS), options.signal);
+  const budgetLimit = deadline(options.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.signal);
+  const budget = budgetLimit.signal;
   const failed = new Map<string, string>();
   const limit = pLimit(Math.max(1, options.concurrency ?? 4));
   await Promise.all(
@@ -175,6 +173,7 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
       }),
     ),
   );
+  budgetLimit.dispose();
   for (const [digest, reason] of failed) result.skipped.push({ kind: 'blob', id: digest, reason });
 
   // Only what is really in the cache goes into the manifest.
@@ -203,7 +202,8 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
   );
 
   // Phase 2: config and manifest, with a short grace period of their own.
-  const commit = anySignal(AbortSignal.timeout(options.commitTimeoutMs ?? 30_000), options.signal);
+  const commitLimit = deadline(options.commitTimeoutMs ?? 30_000, options.signal);
+  const commit = commitLimit.signal;
   try {
     await input.store.putBytes(artifact.config, { expected: artifact.configDescriptor.digest });
     await writer.putBlob(artifact.configDescriptor, input.store, commit);
@@ -213,6 +213,8 @@ export async function exportCache(spec: CacheExportSpec, input: ExportCacheInput
     result.exported.mounts = mounts.map((m) => m.id);
   } catch (e) {
     result.skipped.push({ kind: 'manifest', id: writer.name, reason: `publishing the cache manifest failed: ${errorMessage(e)}` });
+  } finally {
+    commitLimit.dispose();
   }
   return finish();
 }

@@ -6,6 +6,7 @@
  * (normal on a first build), an unreachable or unreadable one an `E_CACHE_IMPORT` warning, and a
  * record or blob that fails verification is left out with an `E_CACHE_CORRUPT` warning.
  */
+import { deadline } from './deadline.js';
 import type { CacheIndex, CacheKey, ContentStore, Descriptor, Digest, LayerDescriptor } from '@build-image/cache';
 import { isDigest, referencesOf } from '@build-image/cache';
 import pLimit from 'p-limit';
@@ -102,13 +103,14 @@ export async function importCache(input: ImportCacheInput, options: ImportCacheO
     durationMs: 0,
   };
   const warn = (code: RemoteCacheWarning['code'], message: string) => result.warnings.push({ code, message });
-  const signals = [AbortSignal.timeout(options.timeoutMs ?? input.source.timeoutMs ?? 10 * 60_000), options.signal].filter((s): s is AbortSignal => !!s);
-  const signal = AbortSignal.any(signals);
+  const limit = deadline(options.timeoutMs ?? input.source.timeoutMs ?? 10 * 60_000, options.signal);
   try {
-    await importInto(input, reader, signal, result, warn, options.concurrency ?? 4);
+    await importInto(input, reader, limit.signal, result, warn, options.concurrency ?? 4);
   } catch (e) {
     const code = RemoteCacheError.is(e) && (e.code === 'E_CACHE_CORRUPT' || e.code === 'E_CACHE_NOT_FOUND') ? e.code : 'E_CACHE_IMPORT';
     warn(code as RemoteCacheWarning['code'], `cache import from ${reader.name} failed, building without it: ${errorMessage(e)}`);
+  } finally {
+    limit.dispose();
   }
   result.durationMs = Date.now() - started;
   return result;
