@@ -161,8 +161,8 @@ var require_b4a = __commonJS({
     function concat(buffers, totalLength) {
       return Buffer.concat(buffers, totalLength);
     }
-    function copy(source, target, targetStart, start, end) {
-      return toBuffer(source).copy(target, targetStart, start, end);
+    function copy(source, target, targetStart, start2, end) {
+      return toBuffer(source).copy(target, targetStart, start2, end);
     }
     function equals(a, b) {
       return toBuffer(a).equals(b);
@@ -195,11 +195,11 @@ var require_b4a = __commonJS({
       if (Buffer.isBuffer(buffer)) return buffer;
       return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     }
-    function toString(buffer, encoding, start, end) {
-      return toBuffer(buffer).toString(encoding, start, end);
+    function toString(buffer, encoding, start2, end) {
+      return toBuffer(buffer).toString(encoding, start2, end);
     }
-    function toHex(buffer, start, end) {
-      return toBuffer(buffer).toString("hex", start, end);
+    function toHex(buffer, start2, end) {
+      return toBuffer(buffer).toString("hex", start2, end);
     }
     function write(buffer, string, offset, length, encoding) {
       return toBuffer(buffer).write(string, offset, length, encoding);
@@ -334,10 +334,10 @@ var require_utf8_decoder = __commonJS({
           return b4a.toString(data, "utf8");
         }
         let result = "";
-        let start = 0;
+        let start2 = 0;
         if (this.bytesNeeded > 0) {
-          while (start < data.byteLength) {
-            const byte = data[start];
+          while (start2 < data.byteLength) {
+            const byte = data[start2];
             if (byte < this.lowerBoundary || byte > this.upperBoundary) {
               result += "\uFFFD";
               this._reset();
@@ -347,7 +347,7 @@ var require_utf8_decoder = __commonJS({
             this.upperBoundary = 191;
             this.codePoint = this.codePoint << 6 | byte & 63;
             this.bytesSeen++;
-            start++;
+            start2++;
             if (this.bytesSeen === this.bytesNeeded) {
               result += String.fromCodePoint(this.codePoint);
               this._reset();
@@ -356,9 +356,9 @@ var require_utf8_decoder = __commonJS({
           }
           if (this.bytesNeeded > 0) return result;
         }
-        const trailing = trailingIncomplete(data, start);
+        const trailing = trailingIncomplete(data, start2);
         const end = data.byteLength - trailing;
-        if (end > start) result += b4a.toString(data, "utf8", start, end);
+        if (end > start2) result += b4a.toString(data, "utf8", start2, end);
         for (let i = end; i < data.byteLength; i++) {
           const byte = data[i];
           if (this.bytesNeeded === 0) {
@@ -417,13 +417,13 @@ var require_utf8_decoder = __commonJS({
         this.upperBoundary = 191;
       }
     };
-    function trailingIncomplete(data, start) {
+    function trailingIncomplete(data, start2) {
       const len = data.byteLength;
-      if (len <= start) return 0;
-      const limit = Math.max(start, len - 4);
+      if (len <= start2) return 0;
+      const limit = Math.max(start2, len - 4);
       let i = len - 1;
       while (i > limit && (data[i] & 192) === 128) i--;
-      if (i < start) return 0;
+      if (i < start2) return 0;
       const byte = data[i];
       let needed;
       if (byte <= 127) return 0;
@@ -839,14 +839,14 @@ var require_streamx = __commonJS({
         return data;
       }
       unshift(data) {
-        const pending = [this.map !== null ? this.map(data) : data];
-        while (this.buffered > 0) pending.push(this.shift());
-        for (let i = 0; i < pending.length - 1; i++) {
-          const data2 = pending[i];
+        const pending2 = [this.map !== null ? this.map(data) : data];
+        while (this.buffered > 0) pending2.push(this.shift());
+        for (let i = 0; i < pending2.length - 1; i++) {
+          const data2 = pending2[i];
           this.buffered += this.byteLength(data2);
           this.queue.push(data2);
         }
-        this.push(pending[pending.length - 1]);
+        this.push(pending2[pending2.length - 1]);
       }
       read() {
         const stream = this.stream;
@@ -1362,8 +1362,8 @@ var require_streamx = __commonJS({
       static drained(ws) {
         if (ws.destroyed) return Promise.resolve(false);
         const state = ws._writableState;
-        const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
-        const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
+        const pending2 = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
+        const writes = pending2 + (ws._duplexState & WRITE_WRITING ? 1 : 0);
         if (writes === 0) return Promise.resolve(true);
         if (state.drains === null) state.drains = [];
         return new Promise((resolve5) => {
@@ -3993,18 +3993,18 @@ var import_node_path4 = __toESM(require("node:path"), 1);
 var MAX_SYMLINKS = 255;
 async function resolveInRoot(root, p, options = {}) {
   const followFinal = options.followFinal ?? true;
-  const pending = splitPath(p);
+  const pending2 = splitPath(p);
   const resolved2 = [];
   let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift();
+  while (pending2.length > 0) {
+    const part = pending2.shift();
     if (part === ".") continue;
     if (part === "..") {
       resolved2.pop();
       continue;
     }
     const candidate = import_node_path4.default.join(root, ...resolved2, part);
-    if (pending.length === 0 && !followFinal) {
+    if (pending2.length === 0 && !followFinal) {
       resolved2.push(part);
       break;
     }
@@ -4023,7 +4023,7 @@ async function resolveInRoot(root, p, options = {}) {
     }
     const target = await (0, import_promises8.readlink)(candidate);
     if (target.startsWith("/")) resolved2.length = 0;
-    pending.unshift(...splitPath(target));
+    pending2.unshift(...splitPath(target));
   }
   return import_node_path4.default.join(root, ...resolved2);
 }
@@ -8109,20 +8109,20 @@ var GhaCacheClient = class {
       if (res.status !== 201 && res.status !== 200) return this.fail(res, what);
       await res.arrayBuffer().catch(() => void 0);
     };
-    const stream = (start, end) => () => import_node_stream6.Readable.toWeb(open6(start, end));
+    const stream = (start2, end) => () => import_node_stream6.Readable.toWeb(open6(start2, end));
     if (size <= this.chunkSize) {
       await put(url, { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) }, stream(0, size), `upload of ${key}`);
       return;
     }
     const ids = [];
-    for (let start = 0, n = 0; start < size; start += this.chunkSize, n++) {
-      const end = Math.min(size, start + this.chunkSize);
+    for (let start2 = 0, n = 0; start2 < size; start2 += this.chunkSize, n++) {
+      const end = Math.min(size, start2 + this.chunkSize);
       const id = Buffer.from(`block-${String(n).padStart(8, "0")}`).toString("base64");
       ids.push(id);
       const u2 = new URL(url);
       u2.searchParams.set("comp", "block");
       u2.searchParams.set("blockid", id);
-      await put(u2.toString(), { "content-length": String(end - start) }, stream(start, end), `upload of block ${n} of ${key}`);
+      await put(u2.toString(), { "content-length": String(end - start2) }, stream(start2, end), `upload of block ${n} of ${key}`);
     }
     const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`;
     const u = new URL(url);
@@ -8144,14 +8144,14 @@ var GhaCacheClient = class {
     if (!reserve.ok) return this.fail(reserve, `reserve ${key}`);
     const { cacheId: cacheId2 } = await reserve.json();
     if (cacheId2 === void 0) throw new RemoteCacheError("E_CACHE_EXPORT", `GitHub Actions cache: reserve ${key} returned no cacheId`, { key });
-    for (let start = 0; start < size; start += this.chunkSize) {
-      const end = Math.min(size, start + this.chunkSize);
+    for (let start2 = 0; start2 < size; start2 += this.chunkSize) {
+      const end = Math.min(size, start2 + this.chunkSize);
       const res = await this.request(
         this.v1url(`caches/${cacheId2}`),
         () => ({
           method: "PATCH",
-          headers: { ...headers, "content-type": "application/octet-stream", "content-range": `bytes ${start}-${end - 1}/*`, "content-length": String(end - start) },
-          body: import_node_stream6.Readable.toWeb(open6(start, end)),
+          headers: { ...headers, "content-type": "application/octet-stream", "content-range": `bytes ${start2}-${end - 1}/*`, "content-length": String(end - start2) },
+          body: import_node_stream6.Readable.toWeb(open6(start2, end)),
           duplex: "half"
         }),
         signal,
@@ -8193,9 +8193,9 @@ var GhaCacheWriter = class {
     const key = ghaBlobKey(desc.digest);
     if (await this.client.lookup(key, [], signal)) return "exists";
     const path26 = store.pathOf(desc.digest);
-    const open6 = (start, end) => (
+    const open6 = (start2, end) => (
       // The whole blob is read through the store, which verifies it; ranges (large blobs) read the file.
-      start === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs7.createReadStream)(path26, { start, end: end - 1 })
+      start2 === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs7.createReadStream)(path26, { start: start2, end: end - 1 })
     );
     return this.client.save(key, { size: desc.size, open: open6 }, signal);
   }
@@ -8521,14 +8521,14 @@ function goTrimLeftSpace(s) {
   return i === 0 ? s : s.slice(i);
 }
 function goTrimSpace(s) {
-  const start = goSpaceEnd(s);
+  const start2 = goSpaceEnd(s);
   let end = s.length;
-  while (end > start) {
+  while (end > start2) {
     const { cp: cp3, width } = codePointBefore(s, end);
     if (!isGoSpace(cp3)) break;
     end -= width;
   }
-  return start === 0 && end === s.length ? s : s.slice(start, end);
+  return start2 === 0 && end === s.length ? s : s.slice(start2, end);
 }
 function goToLower(s) {
   if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
@@ -8661,16 +8661,16 @@ var textEncoder = new TextEncoder();
 function encodeUtf8(s) {
   if (!/[\uDC80-\uDCFF]/.test(s)) return textEncoder.encode(s);
   const parts = [];
-  let start = 0;
+  let start2 = 0;
   const flush = (end) => {
-    if (end > start) for (const b of textEncoder.encode(s.slice(start, end))) parts.push(b);
+    if (end > start2) for (const b of textEncoder.encode(s.slice(start2, end))) parts.push(b);
   };
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 56448 && c <= 56575 && !(i > 0 && (s.charCodeAt(i - 1) & 64512) === 55296)) {
       flush(i);
       parts.push(c & 255);
-      start = i + 1;
+      start2 = i + 1;
     }
   }
   flush(s.length);
@@ -9014,12 +9014,12 @@ function matchDirective(s) {
   i++;
   const valueArea = s.slice(i);
   if (valueArea.length === 0) return void 0;
-  let start = 0;
-  while (start < valueArea.length && isReSpace(valueArea.charCodeAt(start))) start++;
-  if (start === valueArea.length) return { key, value: valueArea.slice(-1) };
+  let start2 = 0;
+  while (start2 < valueArea.length && isReSpace(valueArea.charCodeAt(start2))) start2++;
+  if (start2 === valueArea.length) return { key, value: valueArea.slice(-1) };
   let end = valueArea.length;
-  while (end > start && isReSpace(valueArea.charCodeAt(end - 1))) end--;
-  return { key, value: valueArea.slice(start, end) };
+  while (end > start2 && isReSpace(valueArea.charCodeAt(end - 1))) end--;
+  return { key, value: valueArea.slice(start2, end) };
 }
 var DirectiveReader = class {
   directives = [];
@@ -9365,15 +9365,15 @@ function heredocsFromLine(line) {
 var MAX_LINE_BYTES = 64 * 1024;
 function splitLines(text) {
   const raw = [];
-  let start = 0;
-  while (start < text.length) {
-    const nl2 = text.indexOf("\n", start);
+  let start2 = 0;
+  while (start2 < text.length) {
+    const nl2 = text.indexOf("\n", start2);
     const end = nl2 < 0 ? text.length : nl2 + 1;
-    const line = text.slice(start, end);
+    const line = text.slice(start2, end);
     const limit = nl2 < 0 ? MAX_LINE_BYTES - 1 : MAX_LINE_BYTES;
     if (line.length > limit / 3 && utf8Length(line) > limit) return { raw, tooLongAt: raw.length + 1 };
     raw.push(line);
-    start = end;
+    start2 = end;
   }
   return { raw };
 }
@@ -9671,13 +9671,13 @@ var ThreadList = class {
     this.count = 0;
     this.stamp++;
   }
-  push(pc, start) {
+  push(pc, start2) {
     this.pcs[this.count] = pc;
-    this.starts[this.count] = start;
+    this.starts[this.count] = start2;
     this.count++;
   }
 };
-function addThread(p, list, pc, start) {
+function addThread(p, list, pc, start2) {
   const { ops } = p;
   const end = ops.length;
   let j = pc;
@@ -9685,15 +9685,15 @@ function addThread(p, list, pc, start) {
     if (list.marks[j] === list.stamp) break;
     list.marks[j] = list.stamp;
     if (j < end && ops[j] === STAR) {
-      if (p.greedy) list.push(j, start);
+      if (p.greedy) list.push(j, start2);
       j++;
       continue;
     }
-    list.push(j, start);
+    list.push(j, start2);
     break;
   }
   if (!p.greedy) {
-    for (let k = j - 1; k >= pc; k--) if (ops[k] === STAR) list.push(k, start);
+    for (let k = j - 1; k >= pc; k--) if (ops[k] === STAR) list.push(k, start2);
   }
 }
 function findMatch(p, text, from, anchored) {
@@ -9711,17 +9711,17 @@ function findMatch(p, text, from, anchored) {
     nlist.clear();
     for (let i = 0; i < clist.count; i++) {
       const pc = clist.pcs[i];
-      const start = clist.starts[i];
+      const start2 = clist.starts[i];
       if (pc === match) {
-        found = [start, pos];
+        found = [start2, pos];
         break;
       }
       if (cp3 === EOF2) continue;
       const op = p.ops[pc];
       if (op === STAR) {
-        if (cp3 !== NEWLINE) addThread(p, nlist, pc, start);
+        if (cp3 !== NEWLINE) addThread(p, nlist, pc, start2);
       } else if (op === ANY ? cp3 !== NEWLINE : cp3 === op) {
-        addThread(p, nlist, pc + 1, start);
+        addThread(p, nlist, pc + 1, start2);
       }
     }
     if (cp3 === EOF2) break;
@@ -11153,10 +11153,10 @@ function portNumber(raw) {
 function portRange(ports) {
   if (ports === "") throw new PortError("empty string specified for ports");
   const dash = ports.indexOf("-");
-  const start = dash === -1 ? ports : ports.slice(0, dash);
+  const start2 = dash === -1 ? ports : ports.slice(0, dash);
   const end = dash === -1 ? "" : ports.slice(dash + 1);
-  const s = portNumber(start);
-  if (dash === -1 || start === end) return [s, s];
+  const s = portNumber(start2);
+  if (dash === -1 || start2 === end) return [s, s];
   const e = portNumber(end);
   if (e < s) throw new PortError(`invalid port range: ${ports}`);
   return [s, e];
@@ -12616,9 +12616,9 @@ var RegistryClient = class {
       }
     }
   }
-  async uploadChunked(ep, ref, desc, store, start) {
+  async uploadChunked(ep, ref, desc, store, start2) {
     const reader = new ChunkReader(store.get(desc.digest));
-    let location = start;
+    let location = start2;
     let offset = 0;
     try {
       while (offset < desc.size) {
@@ -13229,11 +13229,11 @@ var GO_SPACE = /* @__PURE__ */ new Set([
   12288
 ]);
 function goTrimSpace2(s) {
-  let start = 0;
+  let start2 = 0;
   let end = s.length;
-  while (start < end && GO_SPACE.has(s.charCodeAt(start))) start++;
-  while (end > start && GO_SPACE.has(s.charCodeAt(end - 1))) end--;
-  return s.slice(start, end);
+  while (start2 < end && GO_SPACE.has(s.charCodeAt(start2))) start2++;
+  while (end > start2 && GO_SPACE.has(s.charCodeAt(end - 1))) end--;
+  return s.slice(start2, end);
 }
 function compareGoStrings(a, b) {
   if (a === b) return 0;
@@ -13443,8 +13443,8 @@ function parseEscapeChar(chars, i) {
   if (code < 128 && !isAlnum(c)) return { code, next: i + 1 };
   return void 0;
 }
-function translateClass(chars, start) {
-  let i = start;
+function translateClass(chars, start2) {
+  let i = start2;
   let negated = false;
   if (chars[i] === "^") {
     negated = true;
@@ -14025,11 +14025,11 @@ var Resolver = class {
    * middle always and the final one only when `followFinal`.
    */
   resolve(p, followFinal) {
-    let pending = p === "." ? [] : p.split("/");
+    let pending2 = p === "." ? [] : p.split("/");
     let cur = [];
     let hops = 0;
-    while (pending.length > 0) {
-      const name = pending.shift();
+    while (pending2.length > 0) {
+      const name = pending2.shift();
       if (name === "." || name === "") continue;
       if (name === "..") {
         if (cur.length === 0) throw new ContextEscapeError(this.source, "a symlink target climbs above the context root", this.location);
@@ -14039,7 +14039,7 @@ var Resolver = class {
       const next = [...cur, name].join("/");
       const entry = this.ctx.byPath.get(next);
       if (!entry) return void 0;
-      const last = pending.length === 0;
+      const last = pending2.length === 0;
       if (entry.type === "symlink" && (!last || followFinal)) {
         if (++hops > MAX_SYMLINKS2) throw new SourceNotFoundError(this.source, "too many levels of symbolic links", this.location);
         const target = entry.linkTarget ?? "";
@@ -14050,7 +14050,7 @@ var Resolver = class {
         if (joined === ".." || joined.startsWith("../")) {
           throw new ContextEscapeError(this.source, `"${next}" is a symlink to "${target}", which is outside the context`, this.location);
         }
-        pending = [...joined === "." ? [] : joined.split("/"), ...pending];
+        pending2 = [...joined === "." ? [] : joined.split("/"), ...pending2];
         cur = [];
         continue;
       }
@@ -14685,11 +14685,11 @@ var import_node_fs11 = require("node:fs");
 var import_node_path12 = __toESM(require("node:path"), 1);
 var MAX_SYMLINKS3 = 255;
 async function resolveInRoot2(root, unsafePath) {
-  const pending = unsafePath.split("/").filter((c) => c !== "" && c !== ".");
+  const pending2 = unsafePath.split("/").filter((c) => c !== "" && c !== ".");
   const resolved2 = [];
   let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift();
+  while (pending2.length > 0) {
+    const part = pending2.shift();
     if (part === "..") {
       resolved2.pop();
       continue;
@@ -14699,7 +14699,7 @@ async function resolveInRoot2(root, unsafePath) {
     try {
       st = (0, import_node_fs11.lstatSync)(candidate);
     } catch {
-      resolved2.push(part, ...pending);
+      resolved2.push(part, ...pending2);
       return import_node_path12.default.join(root, ...normalise([...resolved2]));
     }
     if (st.isSymbolicLink()) {
@@ -14707,7 +14707,7 @@ async function resolveInRoot2(root, unsafePath) {
       const target = (0, import_node_fs11.readlinkSync)(candidate);
       const parts = target.split("/").filter((c) => c !== "" && c !== ".");
       if (target.startsWith("/")) resolved2.length = 0;
-      pending.unshift(...parts);
+      pending2.unshift(...parts);
       continue;
     }
     resolved2.push(part);
@@ -15361,8 +15361,8 @@ var DockerConfigCredentialStore = class {
     const keys = hub ? [DOCKER_HUB_CONFIG_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"] : [registry];
     const serverUrl = hub ? DOCKER_HUB_CONFIG_KEY : registry;
     for (const key of keys) {
-      const helper = config.credHelpers?.[key];
-      if (helper) return this.runHelper(helper, serverUrl, registry);
+      const helper2 = config.credHelpers?.[key];
+      if (helper2) return this.runHelper(helper2, serverUrl, registry);
     }
     if (config.credsStore) {
       const found = await this.runHelper(config.credsStore, serverUrl, registry);
@@ -15441,16 +15441,117 @@ var DockerConfigCredentialStore = class {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto15 = require("node:crypto");
-var import_node_child_process7 = require("node:child_process");
+var import_node_child_process8 = require("node:child_process");
 var import_promises29 = require("node:fs/promises");
 var import_node_fs17 = require("node:fs");
 var import_node_path18 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
 
 // packages/builder/src/snapshot/mount.ts
-var import_node_child_process5 = require("node:child_process");
+var import_node_child_process6 = require("node:child_process");
 var import_node_util2 = require("node:util");
-var run = (0, import_node_util2.promisify)(import_node_child_process5.execFile);
+
+// packages/builder/src/snapshot/syscall-helper.ts
+var import_node_child_process5 = require("node:child_process");
+var SYSCALLS = {
+  x64: { mount: 165, umount2: 166 },
+  arm64: { mount: 40, umount2: 39 },
+  riscv64: { mount: 40, umount2: 39 },
+  ia32: { mount: 21, umount2: 52 },
+  arm: { mount: 21, umount2: 52 },
+  s390x: { mount: 21, umount2: 52 },
+  ppc64: { mount: 21, umount2: 52 }
+};
+var SCRIPT = `
+use strict; use warnings;
+$| = 1; $/ = "\\0";
+my ($SYS_MOUNT, $SYS_UMOUNT2) = @ARGV;
+while (defined(my $n = <STDIN>)) {
+  chomp $n;
+  my @f;
+  for (1 .. $n) { my $x = <STDIN>; exit 0 unless defined $x; chomp $x; push @f, $x; }
+  my $op = shift @f;
+  my $r = -1; $! = 22;
+  if ($op eq 'mount') {
+    my ($src, $target, $type, $data, $cwd) = @f;
+    if ($cwd eq '' || chdir($cwd)) {
+      $r = syscall($SYS_MOUNT, $src, $target, $type, 0, $data);
+      my $e = $!;
+      chdir('/');
+      $! = $e;
+    }
+  } elsif ($op eq 'umount') {
+    my ($target, $flags) = @f;
+    $r = syscall($SYS_UMOUNT2, $target, 0 + $flags);
+  }
+  print(($r == 0 ? 0 : 0 + $!) . "\\0");
+}
+`;
+var helper;
+var pending = [];
+var received = "";
+function start() {
+  if (process.env.BUILD_IMAGE_MOUNT_HELPER === "0") return null;
+  const nr = SYSCALLS[process.arch];
+  if (!nr) return null;
+  let child;
+  try {
+    child = (0, import_node_child_process5.spawn)("perl", ["-e", SCRIPT, String(nr.mount), String(nr.umount2)], { stdio: ["pipe", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
+  const fail2 = () => {
+    if (helper === child) helper = null;
+    const waiting = pending;
+    pending = [];
+    for (const w of waiting) w(-1);
+  };
+  child.on("error", fail2);
+  child.on("exit", fail2);
+  child.stdin.on("error", fail2);
+  child.stdout.setEncoding("latin1");
+  child.stdout.on("data", (chunk) => {
+    received += chunk;
+    let nul;
+    while ((nul = received.indexOf("\0")) >= 0) {
+      const answer = Number(received.slice(0, nul));
+      received = received.slice(nul + 1);
+      pending.shift()?.(Number.isFinite(answer) ? answer : -1);
+    }
+    if (pending.length === 0) idle(child);
+  });
+  idle(child);
+  return child;
+}
+function idle(child) {
+  child.unref();
+  child.stdout.unref?.();
+}
+function busy(child) {
+  child.ref();
+  child.stdout.ref?.();
+}
+function request(fields) {
+  if (helper === void 0) helper = start();
+  const child = helper;
+  if (!child || fields.some((f) => f.includes("\0"))) return Promise.resolve(-1);
+  return new Promise((resolve5) => {
+    pending.push(resolve5);
+    busy(child);
+    child.stdin.write(`${fields.length}\0${fields.join("\0")}\0`, "latin1");
+  });
+}
+function helperMount(source, target, type, data, cwd = "") {
+  const bytes = (s) => Buffer.from(s, "utf8").toString("latin1");
+  return request(["mount", bytes(source), bytes(target), bytes(type), bytes(data), bytes(cwd)]);
+}
+function helperUnmount(target, flags = 0) {
+  return request(["umount", Buffer.from(target, "utf8").toString("latin1"), String(flags)]);
+}
+var Errno = { ENOENT: 2, EBUSY: 16, EINVAL: 22 };
+
+// packages/builder/src/snapshot/mount.ts
+var run = (0, import_node_util2.promisify)(import_node_child_process6.execFile);
 var MountError2 = class extends BuildError {
   name = "MountError";
   constructor(message, data) {
@@ -15458,6 +15559,7 @@ var MountError2 = class extends BuildError {
   }
 };
 async function mountOverlay(target, options, cwd) {
+  if (await helperMount("overlay", target, "overlay", options, cwd ?? "") === 0) return;
   try {
     await run("mount", ["-t", "overlay", "overlay", "-o", options, target], { ...cwd ? { cwd } : {} });
   } catch (e) {
@@ -15470,15 +15572,20 @@ async function mountOverlay(target, options, cwd) {
 }
 async function unmount(target) {
   for (let i = 0; i < 10; i++) {
-    try {
-      await run("umount", [target]);
-      return;
-    } catch (e) {
-      const stderr = String(e.stderr ?? "");
-      if (/not mounted|no mount point|not found/i.test(stderr)) return;
-      await new Promise((r) => setTimeout(r, 20 * (i + 1)));
+    const errno2 = await helperUnmount(target);
+    if (errno2 === 0 || errno2 === Errno.EINVAL || errno2 === Errno.ENOENT) return;
+    if (errno2 !== Errno.EBUSY) {
+      try {
+        await run("umount", [target]);
+        return;
+      } catch (e) {
+        const stderr = String(e.stderr ?? "");
+        if (/not mounted|no mount point|not found/i.test(stderr)) return;
+      }
     }
+    await new Promise((r) => setTimeout(r, 20 * (i + 1)));
   }
+  if (await helperUnmount(target, 2) === 0) return;
   await run("umount", ["-l", target]).catch(() => void 0);
 }
 
@@ -15529,7 +15636,7 @@ function digestHex2(digest) {
 }
 
 // packages/builder/src/snapshot/xattr.ts
-var import_node_child_process6 = require("node:child_process");
+var import_node_child_process7 = require("node:child_process");
 var import_node_module = require("node:module");
 var import_meta = {};
 var native;
@@ -15573,20 +15680,20 @@ async function readXattrs(paths) {
   }
   return result;
 }
-var SYSCALLS = {
+var SYSCALLS2 = {
   x64: { lsetxattr: 189, lgetxattr: 192, llistxattr: 195 },
   arm64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
   riscv64: { lsetxattr: 6, lgetxattr: 9, llistxattr: 12 },
   ia32: { lsetxattr: 227, lgetxattr: 230, llistxattr: 233 }
 };
 function numbers() {
-  const n = SYSCALLS[process.arch];
+  const n = SYSCALLS2[process.arch];
   if (!n) throw new Error(`xattr access is not implemented for ${process.arch}`);
   return n;
 }
 function perl(script, input) {
   return new Promise((resolve5, reject) => {
-    const child = (0, import_node_child_process6.execFile)("perl", ["-e", script], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = (0, import_node_child_process7.execFile)("perl", ["-e", script], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`perl xattr helper failed: ${stderr || err.message}`));
       else resolve5(stdout);
     });
@@ -15622,7 +15729,7 @@ async function readXattrsPerl(paths) {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto16 = require("node:crypto");
-var run2 = (0, import_node_util3.promisify)(import_node_child_process7.execFile);
+var run2 = (0, import_node_util3.promisify)(import_node_child_process8.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -15821,13 +15928,13 @@ function lowerStat(lowerTopFirst, rel, opaque) {
 }
 
 // packages/builder/src/snapshot/copy.ts
-var import_node_child_process8 = require("node:child_process");
+var import_node_child_process9 = require("node:child_process");
 var import_node_crypto17 = require("node:crypto");
 var import_node_fs18 = require("node:fs");
 var import_promises30 = require("node:fs/promises");
 var import_node_path19 = __toESM(require("node:path"), 1);
 var import_node_util4 = require("node:util");
-var run3 = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
+var run3 = (0, import_node_util4.promisify)(import_node_child_process9.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto17.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -16110,7 +16217,7 @@ async function createSnapshotter(options) {
 }
 
 // packages/builder/src/solve/copy-step.ts
-var import_node_child_process9 = require("node:child_process");
+var import_node_child_process10 = require("node:child_process");
 var import_node_crypto19 = require("node:crypto");
 var import_node_fs20 = require("node:fs");
 var import_promises34 = require("node:fs/promises");
@@ -16584,7 +16691,7 @@ async function archiveTar(file2) {
     await fh.close();
   }
   if (kind === "bzip2" || kind === "xz") {
-    const child = (0, import_node_child_process9.spawn)(kind, ["-dc", file2], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = (0, import_node_child_process10.spawn)(kind, ["-dc", file2], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (c) => stderr += c.toString());
     const out = new import_node_stream11.PassThrough();
@@ -16844,7 +16951,7 @@ function withDiffIds(config, layers) {
 
 // packages/builder/src/solve/run-step.ts
 var import_node_crypto20 = require("node:crypto");
-var import_node_child_process10 = require("node:child_process");
+var import_node_child_process11 = require("node:child_process");
 var import_promises37 = require("node:fs/promises");
 var import_node_util5 = require("node:util");
 var import_node_os8 = __toESM(require("node:os"), 1);
@@ -17050,7 +17157,7 @@ var StepFailedError = class extends BuildError {
 
 // packages/builder/src/solve/run-step.ts
 var locks = /* @__PURE__ */ new Map();
-var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process10.execFile);
+var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process11.execFile);
 var PIPES_DIR = "/dev/pipes";
 function runCommand(ins, shell) {
   if (ins.command.form === "exec") return { args: ins.command.args };
@@ -18058,7 +18165,7 @@ function humanSize(bytes) {
 
 // packages/builder/src/rootless/userns.ts
 var import_node_os10 = require("node:os");
-var import_node_child_process11 = require("node:child_process");
+var import_node_child_process12 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
   name = "UserNamespaceError";
@@ -18078,7 +18185,7 @@ function explainUnshareFailure(stderr, user) {
 function runInUserNamespace(entryModule, args, options = {}) {
   return new Promise((resolve5, reject) => {
     const stdio = options.stdio ?? "inherit";
-    const child = (0, import_node_child_process11.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
+    const child = (0, import_node_child_process12.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
       stdio: ["inherit", stdio === "inherit" ? "inherit" : "pipe", "pipe"],
       env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" },
       // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards it
@@ -18124,9 +18231,9 @@ async function ensureUserNamespace() {
 }
 
 // packages/builder/src/rootless/probe.ts
-var import_node_child_process12 = require("node:child_process");
+var import_node_child_process13 = require("node:child_process");
 var import_node_util6 = require("node:util");
-var run4 = (0, import_node_util6.promisify)(import_node_child_process12.execFile);
+var run4 = (0, import_node_util6.promisify)(import_node_child_process13.execFile);
 
 // action/src/run.ts
 var import_promises41 = require("node:fs/promises");

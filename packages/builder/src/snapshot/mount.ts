@@ -1,9 +1,12 @@
 /**
- * Mounting and unmounting through util-linux `mount`/`umount` (Node has no mount(2)).
+ * Mounting and unmounting overlays: through the syscall helper when it is available (no process
+ * per call), else through util-linux `mount`/`umount`. A failed helper call is retried with the
+ * binary, so the error a user sees is always util-linux's familiar message.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BuildError } from '@build-image/errors';
+import { Errno, helperMount, helperUnmount } from './syscall-helper.js';
 
 const run = promisify(execFile);
 
@@ -17,6 +20,7 @@ export class MountError extends BuildError {
 
 /** Mounts an overlay at `target` with the given option string. `cwd` lets options use relative paths. */
 export async function mountOverlay(target: string, options: string, cwd?: string): Promise<void> {
+  if ((await helperMount('overlay', target, 'overlay', options, cwd ?? '')) === 0) return;
   try {
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { ...(cwd ? { cwd } : {}) });
   } catch (e) {
@@ -31,14 +35,19 @@ export async function mountOverlay(target: string, options: string, cwd?: string
 /** Unmounts `target`, retrying while busy and detaching lazily as a last resort. */
 export async function unmount(target: string): Promise<void> {
   for (let i = 0; i < 10; i++) {
-    try {
-      await run('umount', [target]);
-      return;
-    } catch (e) {
-      const stderr = String((e as { stderr?: string }).stderr ?? '');
-      if (/not mounted|no mount point|not found/i.test(stderr)) return;
-      await new Promise((r) => setTimeout(r, 20 * (i + 1)));
+    const errno = await helperUnmount(target);
+    if (errno === 0 || errno === Errno.EINVAL || errno === Errno.ENOENT) return; // EINVAL: not a mount point
+    if (errno !== Errno.EBUSY) {
+      try {
+        await run('umount', [target]);
+        return;
+      } catch (e) {
+        const stderr = String((e as { stderr?: string }).stderr ?? '');
+        if (/not mounted|no mount point|not found/i.test(stderr)) return;
+      }
     }
+    await new Promise((r) => setTimeout(r, 20 * (i + 1)));
   }
+  if ((await helperUnmount(target, 2)) === 0) return;
   await run('umount', ['-l', target]).catch(() => undefined);
 }

@@ -1,0 +1,86 @@
+/**
+ * The syscall helper behind overlay mounts: real mount(2)/umount2(2) through one perl process,
+ * the errno answers the callers rely on, the util-linux fallback's message on failure, and that an
+ * idle helper never keeps a finished build process alive.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
+import { MountError, mountOverlay, unmount } from '../src/snapshot/index.js';
+import { Errno, helperMount, helperUnmount } from '../src/snapshot/syscall-helper.js';
+import { mountsUnder } from './executor-helpers.js';
+
+afterAll(cleanupTempDirs);
+const isRoot = process.getuid?.() === 0;
+
+async function overlayDirs() {
+  const tmp = await makeTempDir('bi-mnt-');
+  for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(path.join(tmp, d));
+  writeFileSync(path.join(tmp, 'lower/from-lower'), 'L');
+  const options = `lowerdir=${tmp}/lower,upperdir=${tmp}/upper,workdir=${tmp}/work,redirect_dir=off,index=off,metacopy=off`;
+  return { tmp, merged: path.join(tmp, 'merged'), options };
+}
+
+describe.skipIf(!isRoot)('syscall helper', () => {
+  it('mounts an overlay and unmounts it; writes land in the upper dir', async () => {
+    const { tmp, merged, options } = await overlayDirs();
+    expect(await helperMount('overlay', merged, 'overlay', options)).toBe(0);
+    expect(mountsUnder(tmp)).toEqual([merged]);
+    expect(readFileSync(path.join(merged, 'from-lower'), 'utf8')).toBe('L');
+    writeFileSync(path.join(merged, 'new'), 'N');
+    expect(await helperUnmount(merged)).toBe(0);
+    expect(mountsUnder(tmp)).toEqual([]);
+    expect(readFileSync(path.join(tmp, 'upper/new'), 'utf8')).toBe('N');
+    // Not mounted any more: EINVAL, which unmount() treats as done.
+    expect(await helperUnmount(merged)).toBe(Errno.EINVAL);
+    await unmount(merged);
+  });
+
+  it('resolves relative lower dirs from the given cwd (the long-lowerdir form)', async () => {
+    const { tmp, merged } = await overlayDirs();
+    expect(await helperMount('overlay', merged, 'overlay', `lowerdir=lower,upperdir=${tmp}/upper,workdir=${tmp}/work`, tmp)).toBe(0);
+    expect(readFileSync(path.join(merged, 'from-lower'), 'utf8')).toBe('L');
+    await unmount(merged);
+    expect(mountsUnder(tmp)).toEqual([]);
+  });
+
+  it('answers a failing mount with its errno, and mountOverlay then reports util-linux\'s message', async () => {
+    const { tmp, merged } = await overlayDirs();
+    expect(await helperMount('overlay', merged, 'overlay', `lowerdir=${tmp}/missing`)).toBe(Errno.ENOENT);
+    const err = await mountOverlay(merged, `lowerdir=${tmp}/missing,upperdir=${tmp}/upper,workdir=${tmp}/work`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MountError);
+    expect((err as MountError).message).toMatch(/Could not mount an overlay at .*merged: mount: /);
+    expect(mountsUnder(tmp)).toEqual([]);
+  });
+
+  it('serves concurrent requests in order', async () => {
+    const dirs = await Promise.all([overlayDirs(), overlayDirs(), overlayDirs()]);
+    expect(await Promise.all(dirs.map((d) => helperMount('overlay', d.merged, 'overlay', d.options)))).toEqual([0, 0, 0]);
+    expect(await Promise.all(dirs.map((d) => helperUnmount(d.merged)))).toEqual([0, 0, 0]);
+    for (const d of dirs) expect(mountsUnder(d.tmp)).toEqual([]);
+  });
+
+  it('does not keep a finished process alive', async () => {
+    const { tmp, merged, options } = await overlayDirs();
+    const helperUrl = new URL('../src/snapshot/syscall-helper.ts', import.meta.url);
+    const script = path.join(tmp, 'once.ts');
+    writeFileSync(
+      script,
+      `import { helperMount, helperUnmount } from ${JSON.stringify(fileURLToPath(helperUrl))};\n` +
+        `const a = await helperMount('overlay', ${JSON.stringify(merged)}, 'overlay', ${JSON.stringify(options)});\n` +
+        `const b = await helperUnmount(${JSON.stringify(merged)});\n` +
+        `console.log(a, b);\n`,
+    );
+    const esbuild = fileURLToPath(new URL('../../../node_modules/.bin/esbuild', import.meta.url));
+    execFileSync(esbuild, [script, '--bundle', '--platform=node', '--format=esm', `--outfile=${tmp}/once.mjs`, '--log-level=error']);
+    // Without the unref of an idle helper this process would wait for perl forever.
+    const r = spawnSync(process.execPath, [`${tmp}/once.mjs`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout.trim()).toBe('0 0');
+    expect(r.status).toBe(0);
+    expect(mountsUnder(tmp)).toEqual([]);
+  });
+});
