@@ -6,11 +6,12 @@
  * quickly and leaves no container and no mount behind.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../packages/builder/src/cli/main.js';
-import { busyboxLayout, e2eBuild, mountsUnder, runcContainers, runImage, unpack } from './helpers/e2e-run.js';
+import { addedLayers, busyboxLayout, e2eBuild, mountsUnder, runcContainers, runImage, unpack } from './helpers/e2e-run.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from './helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
@@ -69,6 +70,28 @@ describe('a failing RUN', () => {
     // The project's code frame (@build-image/errors formatCodeFrame): context lines, the failing line marked.
     expect(io.err).toMatch(/^> 5 \| RUN echo line-one && echo line-two >&2 && exit 3$/m);
     expect(io.err).toMatch(/^ +4 \| # the next line fails$/m);
+  });
+});
+
+describe('a RUN failing after others', () => {
+  it('keeps the finished steps cached and leaves no snapshot, mount or container behind', async () => {
+    const cacheDir = await makeTempDir('e2e-cache-');
+    // Each written layer is still being stored while the next RUN runs (overlay): the failure
+    // must wait for those writes, record their cache entries and then clean up.
+    const steps = 'FROM busybox\nRUN echo one > /one\nRUN head -c 3000000 /dev/urandom > /big\n';
+    const err = await e2eBuild({ dockerfile: `${steps}RUN exit 4\n`, snapshotter: 'overlay', cacheDir }).catch((e: unknown) => e);
+    expect((err as { data?: { exitCode?: number } }).data?.exitCode).toBe(4);
+    expect(await mountsUnder(cacheDir)).toEqual([]);
+    expect(await runcContainers(path.join(cacheDir, 'runtime', 'runc'))).toEqual([]);
+    const snapshots = path.join(cacheDir, 'snapshots', 'overlay', 'snapshots');
+    expect(existsSync(snapshots) ? readdirSync(snapshots) : []).toEqual([]);
+
+    const again = await e2eBuild({ dockerfile: `${steps}RUN wc -c /big /one\n`, snapshotter: 'overlay', cacheDir });
+    expect(again.result.cache.cached).toBe(2);
+    expect(again.result.cache.run).toBe(1);
+    expect(again.output).toMatch(/3000000 \/big\s+4 \/one/);
+    const layers = await addedLayers(again.layout);
+    expect(layers.map((l) => l.filter((e) => !/^(proc|sys|dev|etc)\/?$/.test(e.name)).map((e) => e.name))).toEqual([['one'], ['big'], []]);
   });
 });
 

@@ -15756,10 +15756,17 @@ var OverlaySnapshotter = class {
     }
     return true;
   }
-  ensureLayer(l) {
+  async ensureLayer(l) {
+    if (l.dir !== void 0) return l.dir;
+    const dir = this.layerDir(l.diffId);
+    if (this.present.has(dir)) return dir;
     const xattrPrefix = this.format === "rootless" ? "user.overlay." : "trusted.overlay.";
-    return ensureFilledDir(this.layerDir(l.diffId), (tmp) => l.apply(tmp, { kind: "overlay-diff", xattrPrefix }));
+    await ensureFilledDir(dir, (tmp) => l.apply(tmp, { kind: "overlay-diff", xattrPrefix }));
+    this.present.add(dir);
+    return dir;
   }
+  /** Layer dirs seen on disk by this snapshotter. */
+  present = /* @__PURE__ */ new Set();
   async prepare(lowers) {
     const dirs = [];
     for (const l of lowers) dirs.push(await this.ensureLayer(l));
@@ -16001,6 +16008,7 @@ var CopySnapshotter = class {
     });
   }
   async prepare(lowers) {
+    if (lowers.some((l) => l.dir !== void 0)) throw new Error("the copy snapshotter needs committed lower layers; it cannot stack an uncommitted change dir");
     const lowerDir = await this.ensureChain(lowers);
     const id = `${Date.now().toString(36)}-${(0, import_node_crypto17.randomBytes)(6).toString("hex")}`;
     const base = import_node_path19.default.join(this.root, "snapshots", id);
@@ -17378,6 +17386,10 @@ var Solver = class {
   planned = [];
   /** Index writes of finished steps, settled before the build is reported done. */
   puts = [];
+  /** Layers still being written, by their placeholder descriptor (see {@link PendingLayer}). */
+  pendingLayers = /* @__PURE__ */ new Map();
+  /** The pending layers of each stage being solved, in step order. */
+  pendingByStage = /* @__PURE__ */ new WeakMap();
   constructor(options) {
     this.options = options;
     this.limit = pLimit(options.concurrency ?? 2);
@@ -17396,9 +17408,13 @@ var Solver = class {
   }
   /** The final state of the target stage, once every step's cache entry is recorded. */
   async solveTarget() {
-    const state = await this.stage(this.options.graph.target);
-    await Promise.all(this.puts);
-    return state;
+    try {
+      const state = await this.stage(this.options.graph.target);
+      await Promise.all(this.puts);
+      return state;
+    } finally {
+      await Promise.allSettled(this.puts);
+    }
   }
   /**
    * A stage whose files or key another step reads (COPY --from, RUN --mount from=). In plan mode
@@ -17431,11 +17447,24 @@ var Solver = class {
   }
   async runStage(stage) {
     const state = await this.baseState(stage);
-    for (const step of stage.steps) {
-      this.signal.throwIfAborted();
-      await this.runStep(stage, step, state);
+    const pending2 = [];
+    this.pendingByStage.set(state, pending2);
+    try {
+      for (const step of stage.steps) {
+        this.signal.throwIfAborted();
+        await this.runStep(stage, step, state);
+      }
+      for (const p of pending2) await p.stored;
+      if (pending2.length > 0) state.config.rootfs = { type: "layers", diff_ids: state.layers.map((l) => l.diffId) };
+      return state;
+    } finally {
+      await Promise.allSettled(pending2.map((p) => p.stored));
+      for (const p of pending2) {
+        await p.finish();
+        this.pendingLayers.delete(p.placeholder);
+      }
+      this.pendingByStage.delete(state);
     }
-    return state;
   }
   async baseState(stage) {
     const platform = stage.platform.string;
@@ -17613,18 +17642,22 @@ var Solver = class {
     } else {
       const missing = this.explain(stepId, preimage);
       missing.catch(() => void 0);
+      let stored;
       try {
-        layer = await this.execute(ctx, op);
+        ({ layer, stored } = await this.execute(ctx, op));
       } catch (e) {
         throw this.stepError(ctx, e);
       }
       const miss = await missing;
       createdAt = goTime(this.now());
-      const put = this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      const created = createdAt;
+      const put = stored.then((l) => {
+        emit({ v: 1, type: "step-done", time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: l.digest, size: l.size } });
+        return this.options.index.put(key, { layers: [l], metadata: { createdAt: created } }, preimage, { stepId });
+      });
       put.catch(() => void 0);
       this.puts.push(put);
       this.counts.run++;
-      emit({ v: 1, type: "step-done", time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
     }
     state.layers.push(layer);
     state.config.rootfs = { type: "layers", diff_ids: state.layers.map((l) => l.diffId) };
@@ -17638,21 +17671,58 @@ var Solver = class {
     if (!nearest) return ["not built before"];
     return formatMissReasons(explainMiss(preimage, nearest.preimage));
   }
-  /** Runs a layer op on a snapshot of the stage (or an empty one for --link) and stores the layer. */
+  /**
+   * Runs a layer op on a snapshot of the stage (or an empty one for --link). On overlay the layer
+   * is stored in the background (see {@link PendingLayer}): `layer` is a placeholder until
+   * `stored` resolves. Elsewhere it is stored before this returns.
+   */
   async execute(ctx, op) {
     const snapshot = await this.prepare(op.independent ? [] : ctx.state.layers);
+    let handedOver = false;
     try {
       const result = await op.run(snapshot) ?? {};
       const diff = await snapshot.diff();
-      const written = await writeLayerFromDirectory(diff.upperDir, this.store, {
-        overlay: diff.format,
-        ...result.exclude ? { exclude: result.exclude } : {},
-        ...this.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: this.options.sourceDateEpoch } : {}
-      });
-      await snapshot.commit(written.diffId);
-      return { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId };
+      const write = async () => {
+        const written = await writeLayerFromDirectory(diff.upperDir, this.store, {
+          overlay: diff.format,
+          ...result.exclude ? { exclude: result.exclude } : {},
+          ...this.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: this.options.sourceDateEpoch } : {}
+        });
+        return { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId };
+      };
+      const pendingList = this.pendingByStage.get(ctx.state);
+      if (this.options.snapshotter.kind !== "overlay" || result.exclude || !pendingList) {
+        const layer = await write();
+        await snapshot.commit(layer.diffId);
+        return { layer, stored: Promise.resolve(layer) };
+      }
+      const placeholder = { mediaType: "", digest: "", size: 0 };
+      const stored = write().then(
+        (layer) => Object.assign(placeholder, layer),
+        (e) => {
+          throw this.stepError(ctx, e);
+        }
+      );
+      stored.catch(() => void 0);
+      const pending2 = {
+        placeholder,
+        dir: diff.upperDir,
+        stored,
+        finish: async () => {
+          try {
+            const layer = await stored.catch(() => void 0);
+            if (layer) await snapshot.commit(layer.diffId);
+          } finally {
+            await snapshot.release();
+          }
+        }
+      };
+      pendingList.push(pending2);
+      this.pendingLayers.set(placeholder, pending2);
+      handedOver = true;
+      return { layer: placeholder, stored };
     } finally {
-      await snapshot.release();
+      if (!handedOver) await snapshot.release();
     }
   }
   /** A writable snapshot over `layers` (extracting each layer from the store once). */
@@ -17660,6 +17730,7 @@ var Solver = class {
     if (layers.includes(PENDING_LAYER)) return Promise.reject(new InputsUnknownError("its source is a stage that will be rebuilt first"));
     const lowers = layers.map((l) => ({
       diffId: l.diffId,
+      ...this.pendingLayers.has(l) ? { dir: this.pendingLayers.get(l).dir } : {},
       apply: async (dir, mode) => {
         await applyLayer(dir, this.store.get(l.digest), mode.kind === "overlay-diff" ? { whiteouts: "overlay", overlayXattrPrefix: mode.xattrPrefix } : {});
       }

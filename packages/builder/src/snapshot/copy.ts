@@ -117,6 +117,7 @@ export class CopySnapshotter implements Snapshotter {
   }
 
   async prepare(lowers: readonly LowerLayer[]): Promise<MutableSnapshot> {
+    if (lowers.some((l) => l.dir !== undefined)) throw new Error('the copy snapshotter needs committed lower layers; it cannot stack an uncommitted change dir');
     const lowerDir = await this.ensureChain(lowers);
     const id = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const base = path.join(this.root, 'snapshots', id);

@@ -63,10 +63,20 @@ export class OverlaySnapshotter implements Snapshotter {
     return true;
   }
 
-  private ensureLayer(l: LowerLayer): Promise<string> {
+  private async ensureLayer(l: LowerLayer): Promise<string> {
+    if (l.dir !== undefined) return l.dir;
+    const dir = this.layerDir(l.diffId);
+    // A layer dir, once there, stays (only a prune removes it, and never one in use): the n-th
+    // RUN of a stage would otherwise stat n lowers, each a thread-pool round trip.
+    if (this.present.has(dir)) return dir;
     const xattrPrefix = this.format === 'rootless' ? 'user.overlay.' : 'trusted.overlay.';
-    return ensureFilledDir(this.layerDir(l.diffId), (tmp) => l.apply(tmp, { kind: 'overlay-diff', xattrPrefix }));
+    await ensureFilledDir(dir, (tmp) => l.apply(tmp, { kind: 'overlay-diff', xattrPrefix }));
+    this.present.add(dir);
+    return dir;
   }
+
+  /** Layer dirs seen on disk by this snapshotter. */
+  private readonly present = new Set<string>();
 
   async prepare(lowers: readonly LowerLayer[]): Promise<MutableSnapshot> {
     const dirs: string[] = [];

@@ -23,10 +23,15 @@ export type LayerApplier = (dir: string, mode: ApplyMode) => Promise<void>;
 
 /** A lower layer as `prepare` receives it: its diffID and how to extract it when absent. */
 export interface LowerLayer {
-  /** `sha256:<hex>` of the uncompressed layer tar. */
+  /** `sha256:<hex>` of the uncompressed layer tar (a placeholder while {@link dir} is set). */
   diffId: string;
   /** Only called when the layer is not on disk yet. */
   apply: LayerApplier;
+  /**
+   * The layer is already on disk in lower-dir format at this path: the change dir of a finished
+   * snapshot whose blob is still being written. Only the overlay snapshotter accepts it.
+   */
+  dir?: string;
 }
 
 /** Format of a finished snapshot's change dir, in the terms of `writeLayerFromDirectory`'s `overlay` option. */

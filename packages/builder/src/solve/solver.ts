@@ -97,6 +97,22 @@ const PENDING_LAYER: LayerDescriptor = {
   size: 0,
 };
 
+/**
+ * A layer whose change dir is final but whose blob is still being written (tar, gzip, digests,
+ * fsync). The stage's next steps already run on the change dir; the blob, the descriptor and the
+ * cache entry follow in the background, and the stage settles them all before it is done.
+ */
+interface PendingLayer {
+  /** The descriptor in `state.layers`, filled in place when the blob is stored. */
+  placeholder: LayerDescriptor;
+  /** The finished snapshot's change dir, in overlay lower-dir format. */
+  dir: string;
+  /** The stored layer; rejects with the step's error. */
+  stored: Promise<LayerDescriptor>;
+  /** Keeps the change dir as the layer's dir (when stored) and deletes the rest of the snapshot. */
+  finish(): Promise<void>;
+}
+
 /** A step that makes a layer, as the step modules implement it. */
 export interface LayerOp {
   /** Key parts besides parent and platform. */
@@ -179,6 +195,10 @@ export class Solver {
   readonly planned: PlannedStep[] = [];
   /** Index writes of finished steps, settled before the build is reported done. */
   private readonly puts: Array<Promise<unknown>> = [];
+  /** Layers still being written, by their placeholder descriptor (see {@link PendingLayer}). */
+  private readonly pendingLayers = new Map<LayerDescriptor, PendingLayer>();
+  /** The pending layers of each stage being solved, in step order. */
+  private readonly pendingByStage = new WeakMap<StageState, PendingLayer[]>();
 
   constructor(options: SolverOptions) {
     this.options = options;
@@ -200,9 +220,14 @@ export class Solver {
 
   /** The final state of the target stage, once every step's cache entry is recorded. */
   async solveTarget(): Promise<StageState> {
-    const state = await this.stage(this.options.graph.target);
-    await Promise.all(this.puts);
-    return state;
+    try {
+      const state = await this.stage(this.options.graph.target);
+      await Promise.all(this.puts);
+      return state;
+    } finally {
+      // A failed build still records the steps that finished (BuildKit caches them too).
+      await Promise.allSettled(this.puts);
+    }
   }
 
   /**
@@ -240,11 +265,27 @@ export class Solver {
 
   private async runStage(stage: GraphStage): Promise<StageState> {
     const state = await this.baseState(stage);
-    for (const step of stage.steps) {
-      this.signal.throwIfAborted();
-      await this.runStep(stage, step, state);
+    const pending: PendingLayer[] = [];
+    this.pendingByStage.set(state, pending);
+    try {
+      for (const step of stage.steps) {
+        this.signal.throwIfAborted();
+        await this.runStep(stage, step, state);
+      }
+      // The stage is done when its last blob is stored; later readers (COPY --from, the exporter)
+      // see only complete descriptors.
+      for (const p of pending) await p.stored;
+      if (pending.length > 0) state.config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
+      return state;
+    } finally {
+      // On failure too: wait for writes still running, then commit or delete their snapshots.
+      await Promise.allSettled(pending.map((p) => p.stored));
+      for (const p of pending) {
+        await p.finish();
+        this.pendingLayers.delete(p.placeholder);
+      }
+      this.pendingByStage.delete(state);
     }
-    return state;
   }
 
   private async baseState(stage: GraphStage): Promise<StageState> {
@@ -438,18 +479,23 @@ export class Solver {
       // before the put below replaces it); the put itself is not waited for by the next step.
       const missing = this.explain(stepId, preimage);
       missing.catch(() => undefined);
+      let stored: Promise<LayerDescriptor>;
       try {
-        layer = await this.execute(ctx, op);
+        ({ layer, stored } = await this.execute(ctx, op));
       } catch (e) {
         throw this.stepError(ctx, e);
       }
       const miss = await missing;
       createdAt = goTime(this.now());
-      const put = this.options.index.put(key, { layers: [layer], metadata: { createdAt } }, preimage, { stepId });
+      const created = createdAt;
+      // The cache entry and step-done wait for the blob; the next step does not.
+      const put = stored.then((l) => {
+        emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: l.digest, size: l.size } });
+        return this.options.index.put(key, { layers: [l], metadata: { createdAt: created } }, preimage, { stepId });
+      });
       put.catch(() => undefined);
       this.puts.push(put);
       this.counts.run++;
-      emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: layer.digest, size: layer.size } });
     }
     state.layers.push(layer);
     state.config.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId!) };
@@ -465,21 +511,59 @@ export class Solver {
     return formatMissReasons(explainMiss(preimage, nearest.preimage));
   }
 
-  /** Runs a layer op on a snapshot of the stage (or an empty one for --link) and stores the layer. */
-  private async execute(ctx: StepContext, op: LayerOp): Promise<LayerDescriptor> {
+  /**
+   * Runs a layer op on a snapshot of the stage (or an empty one for --link). On overlay the layer
+   * is stored in the background (see {@link PendingLayer}): `layer` is a placeholder until
+   * `stored` resolves. Elsewhere it is stored before this returns.
+   */
+  private async execute(ctx: StepContext, op: LayerOp): Promise<{ layer: LayerDescriptor; stored: Promise<LayerDescriptor> }> {
     const snapshot = await this.prepare(op.independent ? [] : ctx.state.layers);
+    let handedOver = false;
     try {
       const result = (await op.run(snapshot)) ?? {};
       const diff = await snapshot.diff();
-      const written = await writeLayerFromDirectory(diff.upperDir, this.store, {
-        overlay: diff.format,
-        ...(result.exclude ? { exclude: result.exclude } : {}),
-        ...(this.options.sourceDateEpoch !== undefined ? { sourceDateEpoch: this.options.sourceDateEpoch } : {}),
-      });
-      await snapshot.commit(written.diffId);
-      return { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId };
+      const write = async (): Promise<LayerDescriptor> => {
+        const written = await writeLayerFromDirectory(diff.upperDir, this.store, {
+          overlay: diff.format,
+          ...(result.exclude ? { exclude: result.exclude } : {}),
+          ...(this.options.sourceDateEpoch !== undefined ? { sourceDateEpoch: this.options.sourceDateEpoch } : {}),
+        });
+        return { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId };
+      };
+      const pendingList = this.pendingByStage.get(ctx.state);
+      // Only an overlay can stack the change dir as it is, and only when the layer is all of it.
+      if (this.options.snapshotter.kind !== 'overlay' || result.exclude || !pendingList) {
+        const layer = await write();
+        await snapshot.commit(layer.diffId!);
+        return { layer, stored: Promise.resolve(layer) };
+      }
+      const placeholder = { mediaType: '', digest: '', size: 0 } as unknown as LayerDescriptor;
+      const stored = write().then(
+        (layer) => Object.assign(placeholder, layer),
+        (e: unknown) => {
+          throw this.stepError(ctx, e);
+        },
+      );
+      stored.catch(() => undefined);
+      const pending: PendingLayer = {
+        placeholder,
+        dir: diff.upperDir,
+        stored,
+        finish: async () => {
+          try {
+            const layer = await stored.catch(() => undefined);
+            if (layer) await snapshot.commit(layer.diffId!);
+          } finally {
+            await snapshot.release();
+          }
+        },
+      };
+      pendingList.push(pending);
+      this.pendingLayers.set(placeholder, pending);
+      handedOver = true;
+      return { layer: placeholder, stored };
     } finally {
-      await snapshot.release();
+      if (!handedOver) await snapshot.release();
     }
   }
 
@@ -488,6 +572,7 @@ export class Solver {
     if (layers.includes(PENDING_LAYER)) return Promise.reject(new InputsUnknownError('its source is a stage that will be rebuilt first'));
     const lowers: LowerLayer[] = layers.map((l) => ({
       diffId: l.diffId!,
+      ...(this.pendingLayers.has(l) ? { dir: this.pendingLayers.get(l)!.dir } : {}),
       apply: async (dir, mode) => {
         await applyLayer(dir, this.store.get(l.digest), mode.kind === 'overlay-diff' ? { whiteouts: 'overlay', overlayXattrPrefix: mode.xattrPrefix } : {});
       },
