@@ -65,7 +65,7 @@ export function ours({ repoRoot, outDir, logDir, timeoutMs }) {
     label: 'build-image',
     rssNote: 'peak RSS of the CLI process (GNU time %M: largest process of the tree, the node CLI)',
     async setup() {
-      if (!existsSync(cli)) throw new Error(`${cli} missing: run npx tsc -b packages/builder`);
+      if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build`);
       await rm(cacheDir, { recursive: true, force: true });
       await build({ name: 'warmup' }, 'warmup', await warmupContext(), 'warmup');
     },

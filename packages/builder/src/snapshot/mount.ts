@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BuildError } from '@build-image/errors';
-import { Errno, helperMount, helperUnmount } from './syscall-helper.js';
+import { Errno, helperMount, helperUnmount } from '../host-helper/index.js';
 
 const run = promisify(execFile);
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
 import { MountError, mountOverlay, unmount } from '../src/snapshot/index.js';
-import { Errno, helperMount, helperUnmount } from '../src/snapshot/syscall-helper.js';
+import { Errno, helperMount, helperSpawn, helperUnmount, type HelperChild } from '../src/host-helper/index.js';
 import { mountsUnder } from './executor-helpers.js';
 
 afterAll(cleanupTempDirs);
@@ -65,7 +65,7 @@ describe.skipIf(!isRoot)('syscall helper', () => {
 
   it('does not keep a finished process alive', async () => {
     const { tmp, merged, options } = await overlayDirs();
-    const helperUrl = new URL('../src/snapshot/syscall-helper.ts', import.meta.url);
+    const helperUrl = new URL('../src/host-helper/index.ts', import.meta.url);
     const script = path.join(tmp, 'once.ts');
     writeFileSync(
       script,
@@ -82,5 +82,46 @@ describe.skipIf(!isRoot)('syscall helper', () => {
     expect(r.stdout.trim()).toBe('0 0');
     expect(r.status).toBe(0);
     expect(mountsUnder(tmp)).toEqual([]);
+  });
+});
+
+/** Runs `argv` through the helper and collects what a caller of child_process would see. */
+async function collect(child: HelperChild): Promise<{ stdout: string; stderr: string; code: number | null; signal: NodeJS.Signals | null }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  return { stdout, stderr, code, signal };
+}
+
+describe('spawning through the helper', () => {
+  it('keeps stdout and stderr apart and reports the exit code, in the given cwd', async () => {
+    const dir = await makeTempDir('bi-spawn-');
+    const child = await helperSpawn(['/bin/sh', '-c', 'pwd; echo to-err >&2; read x || echo stdin-empty; exit 3'], dir);
+    expect(child).toBeDefined();
+    expect(await collect(child!)).toEqual({ stdout: `${dir}\nstdin-empty\n`, stderr: 'to-err\n', code: 3, signal: null });
+  });
+
+  it('reports a signal as the signal, with no exit code', async () => {
+    const r = await collect((await helperSpawn(['/bin/sh', '-c', 'kill -TERM $$'], '/'))!);
+    expect(r.code).toBeNull();
+    expect(r.signal).toBe('SIGTERM');
+  });
+
+  it('delivers large output whole, also from processes that outlive a fast exit of others', async () => {
+    const [big, quick] = await Promise.all([
+      helperSpawn(['/bin/sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" a'], '/'),
+      helperSpawn(['/bin/echo', 'quick'], '/'),
+    ]);
+    const [b, q] = await Promise.all([collect(big!), collect(quick!)]);
+    expect(b.stdout.length).toBe(3_000_000);
+    expect(/^a+$/.test(b.stdout)).toBe(true);
+    expect(q).toEqual({ stdout: 'quick\n', stderr: '', code: 0, signal: null });
+  });
+
+  it('declines what it cannot exec, so the caller spawns the usual way and gets the usual error', async () => {
+    expect(await helperSpawn(['/nonexistent/binary'], '/')).toBeUndefined();
+    expect(await helperSpawn(['/bin/true'], '/nonexistent-dir')).toBeUndefined();
   });
 });
