@@ -15962,9 +15962,9 @@ var OverlaySnapshotter = class {
     const upper = import_node_path19.default.join(base, "upper");
     const work = import_node_path19.default.join(base, "work");
     const merged = import_node_path19.default.join(base, "merged");
-    await (0, import_promises29.mkdir)(upper, { recursive: true, mode: 493 });
-    await (0, import_promises29.mkdir)(work, { recursive: true });
-    await (0, import_promises29.mkdir)(merged, { recursive: true });
+    (0, import_node_fs18.mkdirSync)(upper, { recursive: true, mode: 493 });
+    (0, import_node_fs18.mkdirSync)(work);
+    (0, import_node_fs18.mkdirSync)(merged);
     const topFirst = [...new Set([...dirs].reverse())];
     let lowerDirs = topFirst.length > 0 ? topFirst : [await this.emptyDir()];
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
