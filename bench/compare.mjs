@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { CASES, editCase, prepareCase, restoreCase } from './lib/cases.mjs';
 import { run } from './lib/proc.mjs';
 import { checks, markdown, perRun, summarize } from './lib/report.mjs';
+import { measureRuntimeFloor } from './lib/runtime-floor.mjs';
 import { BENCH_ROOT, REGISTRY_HOST, ensureRegistry } from './lib/services.mjs';
 import { buildah, buildkit, ours } from './lib/tools.mjs';
 
@@ -96,6 +97,8 @@ async function main() {
   const versions = {};
   const results = {};
   const tools = [];
+  /** The runtime floor, measured before and after the cases (see lib/runtime-floor.mjs). */
+  const floorSamples = [];
   let registry;
   const all = { ours, buildkit, buildah };
   const wanted = argv.tools.split(',').filter(Boolean);
@@ -118,6 +121,13 @@ async function main() {
       }
     }
     if (!tools.some((t) => t.name === 'ours')) throw new Error('build-image itself cannot build; nothing to compare');
+    const wantsFloor = caseNames.includes('run20') || caseNames.includes('write20');
+    const measureFloor = async () => {
+      const f = await measureRuntimeFloor({ repoRoot, rootfs: path.join(workDir, 'busybox-base', 'rootfs'), workDir: BENCH_ROOT });
+      floorSamples.push(f);
+      say(`runtime floor (bare runc run): RUN true ${f.ms.runTrue} ms, 1 MiB write ${f.ms.write1MiB} ms`);
+    };
+    if (wantsFloor) await measureFloor();
 
     for (const name of caseNames) {
       say(`case ${name}: preparing`);
@@ -149,6 +159,7 @@ async function main() {
       }
       if (name === 'bigcontext') await rm(c.dir, { recursive: true, force: true });
     }
+    if (wantsFloor) await measureFloor();
   } finally {
     for (const t of [...tools].reverse()) await t.teardown().catch((e) => say(`teardown ${t.name}: ${e.message}`));
     if (registry) await registry.stop().catch((e) => say(`registry stop: ${e.message}`));
@@ -157,6 +168,8 @@ async function main() {
   const toolNames = tools.map((t) => t.name);
   const summary = summarize(results, caseNames, toolNames);
   const perRunMs = perRun(summary, toolNames);
+  const mean = (key) => Math.round((floorSamples.reduce((n, f) => n + f.ms[key], 0) / floorSamples.length) * 10) / 10;
+  const floor = floorSamples.length ? { runs: floorSamples[0].runs, samples: floorSamples, ms: { runTrue: mean('runTrue'), write1MiB: mean('write1MiB') } } : undefined;
   const checkLines = checks(results, caseNames, toolNames);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '');
   const meta = {
@@ -170,11 +183,11 @@ async function main() {
   };
   const labels = Object.fromEntries(tools.map((t) => [t.name, t.label]));
   const rssNotes = Object.fromEntries(tools.map((t) => [t.name, t.rssNote]));
-  const md = markdown({ meta, summary, perRunMs, checkLines, errors, cases: caseNames, tools: toolNames, labels, rssNotes });
+  const md = markdown({ meta, summary, perRunMs, floor, checkLines, errors, cases: caseNames, tools: toolNames, labels, rssNotes });
   const resultsDir = path.join(repoRoot, 'bench/results');
   await mkdir(resultsDir, { recursive: true });
   await writeFile(path.join(resultsDir, `${date}.md`), md);
-  await writeFile(path.join(resultsDir, `${date}.json`), JSON.stringify({ meta, rssNotes, summary, perRunMs, checks: checkLines, errors, results }, null, 2) + '\n');
+  await writeFile(path.join(resultsDir, `${date}.json`), JSON.stringify({ meta, rssNotes, summary, perRunMs, floor, checks: checkLines, errors, results }, null, 2) + '\n');
   process.stdout.write(md);
   say(`written bench/results/${date}.md and .json; logs in ${path.relative(repoRoot, logDir)}`);
 }

@@ -12,6 +12,7 @@
 //
 // As a module: `import { runBench } from './bench/run-bench.mjs'` → the same object `--json` prints.
 import { execFile, spawn } from 'node:child_process';
+import { measureRuntimeFloor } from './lib/runtime-floor.mjs';
 import { mkdir, readFile, rm, symlink, writeFile, cp } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -111,7 +112,16 @@ export async function runBench(options = {}) {
   }
   for (const c of Object.values(cases)) c.medianMs = median(c.ms);
   const per = (name) => Math.round(((cases[name].medianMs - cases.run0.medianMs) / STEPS) * 10) / 10;
-  return { tool: 'build-image', snapshotter, runs, cases, perStepMs: { runTrue: per('run20'), write1MiB: per('write20') } };
+  const perStepMs = { runTrue: per('run20'), write1MiB: per('write20') };
+  // What runc alone costs for the same commands (as root: it mounts an overlay), and what the engine adds on top.
+  let floorMs;
+  let engineMs;
+  if (process.getuid?.() === 0) {
+    log('measuring the runtime floor (bare runc run)');
+    floorMs = (await measureRuntimeFloor({ repoRoot, rootfs: path.join(baseCtx, 'rootfs'), workDir })).ms;
+    engineMs = Object.fromEntries(Object.entries(perStepMs).map(([k, v]) => [k, Math.round((v - floorMs[k]) * 10) / 10]));
+  }
+  return { tool: 'build-image', snapshotter, runs, cases, perStepMs, ...(floorMs ? { floorMs, engineMs } : {}) };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -123,5 +133,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     for (const [name, c] of Object.entries(result.cases)) process.stdout.write(`${name.padEnd(8)} median ${c.medianMs} ms  (${c.ms.join(', ')})\n`);
     process.stdout.write(`per RUN true:       ${result.perStepMs.runTrue} ms/step\n`);
     process.stdout.write(`per RUN 1 MiB write: ${result.perStepMs.write1MiB} ms/step\n`);
+    if (result.floorMs) {
+      process.stdout.write(`runtime floor (bare runc run): RUN true ${result.floorMs.runTrue} ms, 1 MiB write ${result.floorMs.write1MiB} ms\n`);
+      process.stdout.write(`engine overhead (per step − floor): RUN true ${result.engineMs.runTrue} ms, 1 MiB write ${result.engineMs.write1MiB} ms\n`);
+    }
   }
 }

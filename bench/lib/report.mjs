@@ -58,7 +58,7 @@ export function checks(results, cases, tools) {
 }
 
 /** The markdown report. `meta` has date, host, versions, runs, notes; `labels` tool → column title. */
-export function markdown({ meta, summary, perRunMs, checkLines, errors, cases, tools, labels, rssNotes }) {
+export function markdown({ meta, summary, perRunMs, floor, checkLines, errors, cases, tools, labels, rssNotes }) {
   const has = (t) => tools.includes(t);
   const cols = tools.map((t) => labels[t]);
   const ratioCols = [has('buildkit') && 'ours/BuildKit', has('buildah') && 'ours/Buildah'].filter(Boolean);
@@ -101,6 +101,16 @@ export function markdown({ meta, summary, perRunMs, checkLines, errors, cases, t
     for (const [key, title] of [['runTrue', '`RUN true`: (run20 − run0) / 20'], ['write1MiB', '1 MiB write: (write20 − run0) / 20']]) {
       const get = (t) => perRunMs[t][key];
       L.push(`| ${title} | ${[...tools.map((t) => (typeof get(t) === 'number' ? get(t).toFixed(0) : '–')), ...ratios(get)].join(' | ')} |`);
+    }
+    if (floor) {
+      // Every tool runs each RUN through the same runc: what is left after the floor is the engine's.
+      L.push('', `### The same split into runc + command (the floor) and what the engine adds`, '');
+      L.push(`Runtime floor: bare \`runc run\` of the step's command on an overlay of the busybox rootfs, no engine, median of ${floor.runs} runs (measured ${floor.samples.length}× in this run: ${floor.samples.map((f) => `${f.ms.runTrue}/${f.ms.write1MiB}`).join(', ')} ms): \`RUN true\` ${floor.ms.runTrue.toFixed(1)} ms, 1 MiB write ${floor.ms.write1MiB.toFixed(1)} ms.`, '');
+      L.push(...header(['engine overhead = per-step − floor']));
+      for (const [key, title] of [['runTrue', '`RUN true`'], ['write1MiB', '1 MiB write']]) {
+        const get = (t) => (typeof perRunMs[t][key] === 'number' ? perRunMs[t][key] - floor.ms[key] : undefined);
+        L.push(`| ${title} | ${[...tools.map((t) => (typeof get(t) === 'number' ? get(t).toFixed(0) : '–')), ...ratios(get)].join(' | ')} |`);
+      }
     }
   }
   L.push('', '## Checks and errors', '');
