@@ -1169,7 +1169,7 @@ var require_streamx = __commonJS({
         }
       }
     };
-    var Readable11 = class _Readable extends Stream {
+    var Readable12 = class _Readable extends Stream {
       constructor(opts) {
         super(opts);
         this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
@@ -1380,7 +1380,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex2 = class extends Readable11 {
+    var Duplex2 = class extends Readable12 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -1589,7 +1589,7 @@ var require_streamx = __commonJS({
       getStreamError,
       Stream,
       Writable,
-      Readable: Readable11,
+      Readable: Readable12,
       Duplex: Duplex2,
       Transform: Transform4,
       // Export PassThrough for compatibility with Node.js core's stream module
@@ -1863,7 +1863,7 @@ var require_headers = __commonJS({
 // node_modules/tar-stream/extract.js
 var require_extract = __commonJS({
   "node_modules/tar-stream/extract.js"(exports2, module2) {
-    var { Writable, Readable: Readable11, getStreamError } = require_streamx();
+    var { Writable, Readable: Readable12, getStreamError } = require_streamx();
     var FIFO = require_fast_fifo();
     var b4a = require_b4a();
     var headers = require_headers();
@@ -1911,7 +1911,7 @@ var require_extract = __commonJS({
         return buf.subarray(this._offset, this._offset += size);
       }
     };
-    var Source = class extends Readable11 {
+    var Source = class extends Readable12 {
       constructor(self, header, offset) {
         super();
         this.header = header;
@@ -2207,7 +2207,7 @@ var require_extract = __commonJS({
 // node_modules/tar-stream/constants.js
 var require_constants = __commonJS({
   "node_modules/tar-stream/constants.js"(exports2, module2) {
-    var constants = {
+    var constants2 = {
       // just for envs without fs
       S_IFMT: 61440,
       S_IFDIR: 16384,
@@ -2217,9 +2217,9 @@ var require_constants = __commonJS({
       S_IFLNK: 40960
     };
     try {
-      module2.exports = require("fs").constants || constants;
+      module2.exports = require("fs").constants || constants2;
     } catch {
-      module2.exports = constants;
+      module2.exports = constants2;
     }
   }
 });
@@ -2227,9 +2227,9 @@ var require_constants = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
-    var { Readable: Readable11, Writable, getStreamError } = require_streamx();
+    var { Readable: Readable12, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants = require_constants();
+    var constants2 = require_constants();
     var headers = require_headers();
     var DMODE = 493;
     var FMODE = 420;
@@ -2320,7 +2320,7 @@ var require_pack = __commonJS({
         cb();
       }
     };
-    var Pack = class extends Readable11 {
+    var Pack = class extends Readable12 {
       constructor(opts) {
         super(opts);
         this._drain = noop;
@@ -2432,16 +2432,16 @@ var require_pack = __commonJS({
       return new Pack(opts);
     };
     function modeToType(mode) {
-      switch (mode & constants.S_IFMT) {
-        case constants.S_IFBLK:
+      switch (mode & constants2.S_IFMT) {
+        case constants2.S_IFBLK:
           return "block-device";
-        case constants.S_IFCHR:
+        case constants2.S_IFCHR:
           return "character-device";
-        case constants.S_IFDIR:
+        case constants2.S_IFDIR:
           return "directory";
-        case constants.S_IFIFO:
+        case constants2.S_IFIFO:
           return "fifo";
-        case constants.S_IFLNK:
+        case constants2.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -3412,14 +3412,110 @@ async function exportOciLayout(image, store, dir, options = {}) {
 // packages/builder/src/exporter/ociTar.ts
 var import_node_fs2 = require("node:fs");
 var import_promises5 = require("node:fs/promises");
-var import_node_stream2 = require("node:stream");
+var import_node_stream3 = require("node:stream");
 var import_promises6 = require("node:stream/promises");
 
 // packages/builder/src/layer/write.ts
 var import_node_crypto2 = require("node:crypto");
-var import_node_stream = require("node:stream");
+var import_node_stream2 = require("node:stream");
 var import_promises4 = require("node:stream/promises");
-var import_node_zlib = require("node:zlib");
+
+// packages/builder/src/layer/adaptive-gzip.ts
+var import_node_events = require("node:events");
+var import_node_stream = require("node:stream");
+var zlib = __toESM(require("node:zlib"), 1);
+var SEGMENT_BYTES = 64 * 1024;
+var STORE_ABOVE_BITS = 7.95;
+function byteEntropy(buf, stride = 1) {
+  if (buf.length === 0) return 0;
+  const counts = new Uint32Array(256);
+  let n = 0;
+  for (let i = 0; i < buf.length; i += stride, n++) counts[buf[i]]++;
+  let bits = 0;
+  for (let v = 0; v < 256; v++) {
+    const c = counts[v];
+    if (c === 0) continue;
+    const p = c / n;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+var SAMPLE_STRIDE = 3;
+async function* segments(source, size) {
+  let parts = [];
+  let length = 0;
+  for await (const chunk of source) {
+    let rest = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (rest.length > 0) {
+      const take = Math.min(size - length, rest.length);
+      parts.push(rest.subarray(0, take));
+      length += take;
+      rest = rest.subarray(take);
+      if (length === size) {
+        yield parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+        parts = [];
+        length = 0;
+      }
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts, length);
+}
+function adaptiveGzip(level) {
+  const crc322 = zlib.crc32;
+  if (typeof crc322 !== "function") return plainGzip(level);
+  return async function* gzipStage(source) {
+    const strategy = zlib.constants.Z_DEFAULT_STRATEGY;
+    const z = zlib.createDeflateRaw({ level, memLevel: 8, strategy });
+    const output = [];
+    let failure;
+    z.on("data", (c) => output.push(c));
+    z.on("error", (e) => failure ??= e);
+    const write = async (b) => {
+      if (!z.write(b)) await (0, import_node_events.once)(z, "drain");
+    };
+    const setLevel = (l) => new Promise((resolve5) => z.params(l, strategy, () => resolve5()));
+    let current = level;
+    let crc = 0;
+    let size = 0;
+    let ended = false;
+    try {
+      yield Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 3]);
+      for await (const segment of segments(source, SEGMENT_BYTES)) {
+        crc = crc322(segment, crc);
+        size = size + segment.length >>> 0;
+        if (level > 0) {
+          const wanted = byteEntropy(segment, SAMPLE_STRIDE) > STORE_ABOVE_BITS ? 0 : level;
+          if (wanted !== current) {
+            await setLevel(wanted);
+            current = wanted;
+          }
+        }
+        await write(segment);
+        if (failure) throw failure;
+        while (output.length > 0) yield output.shift();
+      }
+      const done = (0, import_node_events.once)(z, "end");
+      z.end();
+      await done;
+      ended = true;
+      if (failure) throw failure;
+      while (output.length > 0) yield output.shift();
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32LE(crc >>> 0, 0);
+      trailer.writeUInt32LE(size, 4);
+      yield trailer;
+    } finally {
+      if (!ended) z.destroy();
+    }
+  };
+}
+function plainGzip(level) {
+  return async function* gzipStage(source) {
+    const z = zlib.createGzip({ level, memLevel: 8, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+    const fed = import_node_stream.Readable.from(source).pipe(z);
+    for await (const chunk of fed) yield chunk;
+  };
+}
 
 // packages/builder/src/layer/errors.ts
 var LayerError = class extends BuildError {
@@ -3596,7 +3692,7 @@ function layerMediaType(options) {
   if (options.mediaTypes === "docker") return gzip ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
   return gzip ? MediaType.OciLayerGzip : MediaType.OciLayer;
 }
-var Sha256Tap = class extends import_node_stream.Transform {
+var Sha256Tap = class extends import_node_stream2.Transform {
   hash = (0, import_node_crypto2.createHash)("sha256");
   bytes = 0;
   _transform(chunk, _enc, cb) {
@@ -3647,15 +3743,14 @@ async function writeLayerFromEntries(entries, store, options = {}) {
   let count = 0;
   const tarOptions = { onEntry: () => void count++ };
   if (options.sourceDateEpoch !== void 0) tarOptions.sourceDateEpoch = options.sourceDateEpoch;
-  const source = import_node_stream.Readable.from(tarStream(entries, tarOptions), { objectMode: false, highWaterMark: 64 * 1024 });
+  const source = import_node_stream2.Readable.from(tarStream(entries, tarOptions), { objectMode: false, highWaterMark: 64 * 1024 });
   const diffTap = new Sha256Tap();
   let stored;
   const sink = async (input) => {
     stored = await store.put(input);
   };
   if ((options.compression ?? "gzip") === "gzip") {
-    const gzip = (0, import_node_zlib.createGzip)({ level: options.compressionLevel ?? 6, memLevel: 8, strategy: import_node_zlib.constants.Z_DEFAULT_STRATEGY });
-    await (0, import_promises4.pipeline)(source, diffTap, gzip, sink);
+    await (0, import_promises4.pipeline)(source, diffTap, adaptiveGzip(options.compressionLevel ?? 6), sink);
   } else {
     await (0, import_promises4.pipeline)(source, diffTap, sink);
   }
@@ -3666,7 +3761,7 @@ async function writeLayerFromEntries(entries, store, options = {}) {
 // packages/builder/src/exporter/ociTar.ts
 function file(name, content, mtime) {
   const body = Buffer.from(content);
-  return { header: { name, type: "file", mode: 420, size: body.length, mtime }, body: import_node_stream2.Readable.from([body]) };
+  return { header: { name, type: "file", mode: 420, size: body.length, mtime }, body: import_node_stream3.Readable.from([body]) };
 }
 async function* archiveEntries(image, store, options) {
   const mtime = options.mtime ?? 0;
@@ -3709,7 +3804,7 @@ async function* lazy(open6) {
   yield* open6();
 }
 async function exportOciTar(image, store, destination, options = {}) {
-  const source = () => import_node_stream2.Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 });
+  const source = () => import_node_stream3.Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 });
   if (typeof destination !== "string") {
     await (0, import_promises6.pipeline)(source(), destination);
     return;
@@ -3752,8 +3847,8 @@ var tar = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/layer/compression.ts
 var import_node_child_process = require("node:child_process");
-var import_node_stream3 = require("node:stream");
-var zlib = __toESM(require("node:zlib"), 1);
+var import_node_stream4 = require("node:stream");
+var zlib2 = __toESM(require("node:zlib"), 1);
 function detectCompression(head) {
   if (head.length >= 2 && head[0] === 31 && head[1] === 139) return "gzip";
   if (head.length >= 4 && head[0] === 40 && head[1] === 181 && head[2] === 47 && head[3] === 253) return "zstd";
@@ -3770,10 +3865,10 @@ async function* prepend(head, rest) {
   }
 }
 function zstdDecompressor() {
-  const native2 = zlib.createZstdDecompress;
+  const native2 = zlib2.createZstdDecompress;
   if (typeof native2 === "function") return native2();
   const child = (0, import_node_child_process.spawn)("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "inherit"] });
-  const duplex = new import_node_stream3.Duplex({
+  const duplex = new import_node_stream4.Duplex({
     write(chunk, _enc, cb) {
       if (child.stdin.write(chunk)) cb();
       else child.stdin.once("drain", () => cb());
@@ -3804,7 +3899,7 @@ function zstdDecompressor() {
   return duplex;
 }
 async function decompressedStream(blob) {
-  const source = blob instanceof import_node_stream3.Readable ? blob : import_node_stream3.Readable.from(blob);
+  const source = blob instanceof import_node_stream4.Readable ? blob : import_node_stream4.Readable.from(blob);
   const it = source[Symbol.asyncIterator]();
   const chunks = [];
   let len = 0;
@@ -3817,12 +3912,12 @@ async function decompressedStream(blob) {
   }
   const head = Buffer.concat(chunks);
   const kind = detectCompression(head);
-  const raw = import_node_stream3.Readable.from(prepend(head, it), { objectMode: false });
+  const raw = import_node_stream4.Readable.from(prepend(head, it), { objectMode: false });
   switch (kind) {
     case "none":
       return raw;
     case "gzip":
-      return chain(raw, zlib.createGunzip());
+      return chain(raw, zlib2.createGunzip());
     case "zstd":
       return chain(raw, zstdDecompressor());
     default:
@@ -4294,14 +4389,14 @@ var import_node_fs5 = require("node:fs");
 var import_promises11 = require("node:fs/promises");
 var import_node_os = __toESM(require("node:os"), 1);
 var import_node_path6 = __toESM(require("node:path"), 1);
-var import_node_stream4 = require("node:stream");
+var import_node_stream5 = require("node:stream");
 var import_promises12 = require("node:stream/promises");
 async function exportRootfsTar(image, store, destination, options = {}) {
   const dir = await (0, import_promises11.mkdtemp)(import_node_path6.default.join(import_node_os.default.tmpdir(), "build-image-rootfs-"));
   try {
     await exportRootfs(image, store, dir);
     const out = typeof destination === "string" ? (0, import_node_fs5.createWriteStream)(destination) : destination;
-    await (0, import_promises12.pipeline)(import_node_stream4.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options)), out);
+    await (0, import_promises12.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options)), out);
   } finally {
     await (0, import_promises11.rm)(dir, { recursive: true, force: true });
   }
@@ -6419,7 +6514,7 @@ var import_node_crypto4 = require("node:crypto");
 var import_node_fs6 = require("node:fs");
 var import_promises14 = require("node:fs/promises");
 var import_node_path9 = require("node:path");
-var import_node_stream5 = require("node:stream");
+var import_node_stream6 = require("node:stream");
 
 // packages/cache/src/atomic-file.ts
 var import_node_crypto3 = require("node:crypto");
@@ -6810,7 +6905,7 @@ var ContentStore = class {
       path27 = this.layout.blob(digest);
       algorithm = parseDigest2(digest).algorithm;
     } catch (e) {
-      const r = new import_node_stream5.Readable({ read() {
+      const r = new import_node_stream6.Readable({ read() {
       } });
       process.nextTick(() => r.destroy(e));
       return r;
@@ -6818,7 +6913,7 @@ var ContentStore = class {
     const hash = (0, import_node_crypto4.createHash)(algorithm);
     let ino;
     const file2 = (0, import_node_fs6.createReadStream)(path27);
-    const out = new import_node_stream5.Transform({
+    const out = new import_node_stream6.Transform({
       transform(chunk, _enc, cb) {
         hash.update(chunk);
         cb(null, chunk);
@@ -7927,11 +8022,11 @@ function parseCacheConfig(bytes, where) {
 // packages/builder/src/remote-cache/gha-backend.ts
 var import_node_crypto8 = require("node:crypto");
 var import_node_fs7 = require("node:fs");
-var import_node_stream7 = require("node:stream");
+var import_node_stream8 = require("node:stream");
 
 // packages/builder/src/remote-cache/gha.ts
 var import_node_crypto7 = require("node:crypto");
-var import_node_stream6 = require("node:stream");
+var import_node_stream7 = require("node:stream");
 var GHA_CACHE_VERSION = (0, import_node_crypto7.createHash)("sha256").update("build-image.remote-cache.v1").digest("hex");
 var TWIRP_SERVICE = "github.actions.results.api.v1.CacheService";
 var V1_ACCEPT = "application/json;api-version=6.0-preview.1";
@@ -8069,7 +8164,7 @@ var GhaCacheClient = class {
   async download(entry, signal) {
     const res = await this.request(entry.url, () => ({ method: "GET" }), signal, `download of ${entry.key}`);
     if (!res.ok || !res.body) return this.fail(res, `download of ${entry.key}`);
-    return import_node_stream6.Readable.fromWeb(res.body);
+    return import_node_stream7.Readable.fromWeb(res.body);
   }
   /**
    * Stores `body.size` bytes under `key`, reading them with `body.open(start, end)` (called again
@@ -8109,7 +8204,7 @@ var GhaCacheClient = class {
       if (res.status !== 201 && res.status !== 200) return this.fail(res, what);
       await res.arrayBuffer().catch(() => void 0);
     };
-    const stream = (start2, end) => () => import_node_stream6.Readable.toWeb(open6(start2, end));
+    const stream = (start2, end) => () => import_node_stream7.Readable.toWeb(open6(start2, end));
     if (size <= this.chunkSize) {
       await put(url, { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) }, stream(0, size), `upload of ${key}`);
       return;
@@ -8151,7 +8246,7 @@ var GhaCacheClient = class {
         () => ({
           method: "PATCH",
           headers: { ...headers, "content-type": "application/octet-stream", "content-range": `bytes ${start2}-${end - 1}/*`, "content-length": String(end - start2) },
-          body: import_node_stream6.Readable.toWeb(open6(start2, end)),
+          body: import_node_stream7.Readable.toWeb(open6(start2, end)),
           duplex: "half"
         }),
         signal,
@@ -8201,7 +8296,7 @@ var GhaCacheWriter = class {
   }
   async putManifest(bytes, _desc, signal) {
     const key = `${ghaManifestPrefix(this.client.endpoint.scope)}${String(this.now()).padStart(15, "0")}-${(0, import_node_crypto8.randomBytes)(4).toString("hex")}`;
-    await this.client.save(key, { size: bytes.length, open: (s, e) => import_node_stream7.Readable.from([bytes.subarray(s, e)]) }, signal);
+    await this.client.save(key, { size: bytes.length, open: (s, e) => import_node_stream8.Readable.from([bytes.subarray(s, e)]) }, signal);
   }
 };
 var GhaCacheReader = class {
@@ -8423,12 +8518,12 @@ async function restoreCacheMount(store, layer, dir) {
 }
 
 // packages/builder/src/registry/client.ts
-var import_node_stream10 = require("node:stream");
+var import_node_stream11 = require("node:stream");
 var import_promises19 = require("node:stream/promises");
 
 // packages/builder/src/registry/digest.ts
 var import_node_crypto10 = require("node:crypto");
-var import_node_stream8 = require("node:stream");
+var import_node_stream9 = require("node:stream");
 var ALGORITHMS2 = {
   sha256: { node: "sha256", hex: 64 },
   sha384: { node: "sha384", hex: 96 },
@@ -8449,7 +8544,7 @@ function verifyingStream(digest, size, onMismatch) {
   const algorithm = digest.slice(0, digest.indexOf(":"));
   const hash = (0, import_node_crypto10.createHash)(ALGORITHMS2[algorithm]?.node ?? "sha256");
   let seen = 0;
-  return new import_node_stream8.Transform({
+  return new import_node_stream9.Transform({
     transform(chunk, _enc, cb) {
       seen += chunk.length;
       if (size !== void 0 && seen > size) return cb(onMismatch({ kind: "size", expected: size, actual: seen }));
@@ -11921,7 +12016,7 @@ function platformRank(wanted, candidate) {
 }
 
 // packages/builder/src/registry/transport.ts
-var import_node_stream9 = require("node:stream");
+var import_node_stream10 = require("node:stream");
 
 // packages/builder/src/registry/challenge.ts
 function parseChallenge(header) {
@@ -12137,8 +12232,8 @@ ${[...new Set(wanted)].sort().join(" ")}`;
     if (req.body?.kind === "bytes") init.body = typeof req.body.data === "string" ? req.body.data : Buffer.from(req.body.data);
     else if (req.body?.kind === "stream") {
       const src = req.body.open();
-      const readable = src instanceof import_node_stream9.Readable ? src : import_node_stream9.Readable.from(src);
-      init.body = import_node_stream9.Readable.toWeb(readable);
+      const readable = src instanceof import_node_stream10.Readable ? src : import_node_stream10.Readable.from(src);
+      init.body = import_node_stream10.Readable.toWeb(readable);
       init.duplex = "half";
     }
     return init;
@@ -12454,7 +12549,7 @@ var RegistryClient = class {
       });
       if (!res.ok || !res.body) throw await this.httpError(ref, res, `blob ${desc.digest}`, ep);
       const verify = verifyingStream(desc.digest, desc.size, this.mismatch(ref, "blob", desc.digest));
-      const body = import_node_stream10.Readable.fromWeb(res.body);
+      const body = import_node_stream11.Readable.fromWeb(res.body);
       try {
         const results = await Promise.allSettled([(0, import_promises19.pipeline)(body, verify), store.put(verify, { expected: desc.digest, size: desc.size })]);
         const failures = results.filter((r) => r.status === "rejected").map((r) => r.reason);
@@ -15059,7 +15154,7 @@ var import_node_fs16 = require("node:fs");
 var import_node_net = __toESM(require("node:net"), 1);
 var import_node_os4 = __toESM(require("node:os"), 1);
 var import_node_path15 = __toESM(require("node:path"), 1);
-var import_node_stream11 = require("node:stream");
+var import_node_stream12 = require("node:stream");
 var import_node_crypto13 = require("node:crypto");
 var SYSCALLS = {
   x64: { mount: 165, umount2: 166 },
@@ -15315,7 +15410,7 @@ async function helperSpawn(argv, cwd) {
   if (!out) return void 0;
   const token = (0, import_node_crypto13.randomBytes)(16).toString("hex");
   const names = [`${token} out`, `${token} err`];
-  const sinks = [new import_node_stream11.PassThrough(), new import_node_stream11.PassThrough()];
+  const sinks = [new import_node_stream12.PassThrough(), new import_node_stream12.PassThrough()];
   names.forEach((n, i) => out.waiting.set(n, { sink: sinks[i] }));
   const ended = sinks.map((sink) => new Promise((r) => sink.once("end", () => r())));
   const connected = sinks.map((sink) => new Promise((r) => sink.once("pipe", () => r())));
@@ -16418,7 +16513,7 @@ var import_node_fs21 = require("node:fs");
 var import_promises34 = require("node:fs/promises");
 var import_node_os8 = __toESM(require("node:os"), 1);
 var import_node_path23 = __toESM(require("node:path"), 1);
-var import_node_stream12 = require("node:stream");
+var import_node_stream13 = require("node:stream");
 var import_promises35 = require("node:stream/promises");
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 
@@ -16855,7 +16950,7 @@ async function download(url, checksum, cleanup, ctx) {
   if (!res.ok || !res.body) throw new BuildError("E_ADD_URL", `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });
   const hash = (0, import_node_crypto20.createHash)("sha256");
   await (0, import_promises35.pipeline)(
-    import_node_stream12.Readable.fromWeb(res.body),
+    import_node_stream13.Readable.fromWeb(res.body),
     async function* (src) {
       for await (const chunk of src) {
         hash.update(chunk);
@@ -16889,7 +16984,7 @@ async function archiveTar(file2) {
     const child = (0, import_node_child_process10.spawn)(kind, ["-dc", file2], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (c) => stderr += c.toString());
-    const out = new import_node_stream12.PassThrough();
+    const out = new import_node_stream13.PassThrough();
     child.stdout.pipe(out);
     child.on("error", (e) => out.destroy(e));
     child.on("close", (code) => {

@@ -1,14 +1,15 @@
 /**
- * The layer writer: entries → tar → sha256 (diffID) → gzip → sha256 (digest) → blob store, in one
+ * The layer writer: entries → tar → sha256 (diffID) → gzip (stored blocks for incompressible
+ * segments, see adaptive-gzip.ts) → sha256 (digest) → blob store, in one
  * streaming pass with backpressure end to end. No layer is ever held in memory: the tar stream is an
  * async generator that reads each file body only when the compressor asks for more.
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { BlobStore, Digest } from '@build-image/cache';
 import { MediaType } from '../image/mediaTypes.js';
+import { adaptiveGzip } from './adaptive-gzip.js';
 import { LayerError } from './errors.js';
 import { TAR_END, encodeTarHeader, normalizeEntryName, tarPadding, toSeconds, type TarHeader } from './tarHeader.js';
 
@@ -133,9 +134,7 @@ export async function writeLayerFromEntries(
     stored = await store.put(input);
   };
   if ((options.compression ?? 'gzip') === 'gzip') {
-    // Node's gzip header carries no name and mtime 0, OS byte 3 (Unix): fixed bytes for fixed input.
-    const gzip = createGzip({ level: options.compressionLevel ?? 6, memLevel: 8, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
-    await pipeline(source, diffTap, gzip, sink);
+    await pipeline(source, diffTap, adaptiveGzip(options.compressionLevel ?? 6), sink);
   } else {
     await pipeline(source, diffTap, sink);
   }
