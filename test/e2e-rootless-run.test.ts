@@ -20,6 +20,7 @@ import {
   readConfig,
   runBundle,
   runcContainers,
+  runcRoot,
   SNAPSHOTTERS,
   unpack,
 } from './helpers/e2e-run.js';
@@ -172,7 +173,8 @@ describe('rootless abort', () => {
     let signalled = 0;
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
-      if (!signalled && /started/.test(stderr)) {
+      // The container's own output line, not the step header that also says "started".
+      if (!signalled && /^#\d+ [\d.]+ started$/m.test(stderr)) {
         signalled = Date.now();
         // The user's own CLI process (outside the namespace) forwards nothing: signal the whole tree it leads.
         child.kill('SIGINT');
@@ -182,7 +184,7 @@ describe('rootless abort', () => {
     expect(signalled).toBeGreaterThan(0);
     expect(Date.now() - signalled).toBeLessThan(10_000);
     expect(code).not.toBe(0);
-    expect(await runcContainers(path.join(cache, 'runtime', 'runc'))).toEqual([]);
+    expect(await runcContainers(runcRoot(cache))).toEqual([]);
     expect(await mountsUnder(cache)).toEqual([]);
     const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');
     expect(sleeping).toEqual([]);

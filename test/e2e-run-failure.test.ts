@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../packages/builder/src/cli/main.js';
-import { addedLayers, busyboxLayout, e2eBuild, mountsUnder, runcContainers, runImage, unpack } from './helpers/e2e-run.js';
+import { addedLayers, busyboxLayout, e2eBuild, mountsUnder, runcContainers, runcRoot, runImage, unpack } from './helpers/e2e-run.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from './helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
@@ -82,7 +82,7 @@ describe('a RUN failing after others', () => {
     const err = await e2eBuild({ dockerfile: `${steps}RUN exit 4\n`, snapshotter: 'overlay', cacheDir }).catch((e: unknown) => e);
     expect((err as { data?: { exitCode?: number } }).data?.exitCode).toBe(4);
     expect(await mountsUnder(cacheDir)).toEqual([]);
-    expect(await runcContainers(path.join(cacheDir, 'runtime', 'runc'))).toEqual([]);
+    expect(await runcContainers(runcRoot(cacheDir))).toEqual([]);
     const snapshots = path.join(cacheDir, 'snapshots', 'overlay', 'snapshots');
     expect(existsSync(snapshots) ? readdirSync(snapshots) : []).toEqual([]);
 
@@ -170,7 +170,7 @@ describe('abort', () => {
     expect(started).toBeGreaterThan(0);
     expect(err).toBeInstanceOf(Error);
     expect(took).toBeLessThan(5000);
-    expect(await runcContainers(path.join(cacheDir, 'runtime', 'runc'))).toEqual([]);
+    expect(await runcContainers(runcRoot(cacheDir))).toEqual([]);
     expect(await mountsUnder(cacheDir)).toEqual([]);
     // No process of the container survives.
     const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');

@@ -33,10 +33,10 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 var require_native = __commonJS({
   "action/src/native.ts"() {
     "use strict";
-    var import_node_fs24 = require("node:fs");
-    var import_node_path32 = __toESM(require("node:path"));
-    var file2 = import_node_path32.default.join(__dirname, `xattr.linux-${process.arch}-gnu.node`);
-    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs24.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
+    var import_node_fs25 = require("node:fs");
+    var import_node_path33 = __toESM(require("node:path"));
+    var file2 = import_node_path33.default.join(__dirname, `xattr.linux-${process.arch}-gnu.node`);
+    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs25.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
   }
 });
 
@@ -3025,7 +3025,7 @@ var import_native = __toESM(require_native());
 
 // packages/builder/src/solve/build.ts
 var import_promises40 = require("node:fs/promises");
-var import_node_path30 = __toESM(require("node:path"), 1);
+var import_node_path31 = __toESM(require("node:path"), 1);
 
 // packages/errors/src/index.ts
 var BRAND = /* @__PURE__ */ Symbol.for("build-image.BuildError");
@@ -3945,25 +3945,25 @@ function isUnsupported(err) {
   const msg = err instanceof Error ? err.message : String(err);
   return /os error (95|61|1|2)\b|not supported|No data available/i.test(msg);
 }
-async function listXattrs(path27) {
+async function listXattrs(path28) {
   try {
-    return await import_xattr.default.listAttributes(path27);
+    return await import_xattr.default.listAttributes(path28);
   } catch (err) {
     if (isUnsupported(err)) return [];
     throw err;
   }
 }
-async function getXattr(path27, name) {
+async function getXattr(path28, name) {
   try {
-    const v = await import_xattr.default.getAttribute(path27, name);
+    const v = await import_xattr.default.getAttribute(path28, name);
     return v ?? void 0;
   } catch (err) {
     if (isUnsupported(err)) return void 0;
     throw err;
   }
 }
-function setXattrSync(path27, name, value) {
-  import_xattr.default.setAttributeSync(path27, name, value);
+function setXattrSync(path28, name, value) {
+  import_xattr.default.setAttributeSync(path28, name, value);
 }
 
 // packages/builder/src/layer/directory.ts
@@ -4134,8 +4134,8 @@ var execFileP = (0, import_node_util.promisify)(import_node_child_process2.execF
 function errno(err) {
   return err?.code;
 }
-function lstatOrUndefined(path27) {
-  return (0, import_node_fs4.lstatSync)(path27, { throwIfNoEntry: false });
+function lstatOrUndefined(path28) {
+  return (0, import_node_fs4.lstatSync)(path28, { throwIfNoEntry: false });
 }
 var SMALL_FILE = 1024 * 1024;
 async function readSmallBody(entry, size) {
@@ -6551,23 +6551,23 @@ var BlobSizeMismatchError = class extends BuildError {
   name = "BlobSizeMismatchError";
 };
 var BlobCorruptError = class extends BuildError {
-  constructor(digest, path27, actual) {
+  constructor(digest, path28, actual) {
     super(
       "E_BLOB_CORRUPT",
-      `stored blob ${digest} at ${path27} is corrupt (its content hashes to ${actual}); it has been removed from the cache, so the next build fetches or rebuilds it`,
-      { data: { digest, path: path27, actual } }
+      `stored blob ${digest} at ${path28} is corrupt (its content hashes to ${actual}); it has been removed from the cache, so the next build fetches or rebuilds it`,
+      { data: { digest, path: path28, actual } }
     );
     this.digest = digest;
-    this.path = path27;
+    this.path = path28;
   }
   digest;
   path;
   name = "BlobCorruptError";
 };
 var BlobNotFoundError = class extends BuildError {
-  constructor(digest, path27) {
-    super("E_BLOB_NOT_FOUND", `blob ${digest} is not in the content store (looked at ${path27})`, {
-      data: { digest, path: path27 }
+  constructor(digest, path28) {
+    super("E_BLOB_NOT_FOUND", `blob ${digest} is not in the content store (looked at ${path28})`, {
+      data: { digest, path: path28 }
     });
     this.digest = digest;
   }
@@ -6587,13 +6587,13 @@ var InvalidDigestError = class extends BuildError {
   name = "InvalidDigestError";
 };
 var NoSpaceError = class extends BuildError {
-  constructor(path27, cause) {
+  constructor(path28, cause) {
     super(
       "E_NO_SPACE",
-      `no space left on the device holding the build cache (${path27}); free space, prune the cache (build-image prune --max-bytes \u2026), or point BUILD_IMAGE_CACHE_DIR elsewhere`,
-      { cause, data: { path: path27 } }
+      `no space left on the device holding the build cache (${path28}); free space, prune the cache (build-image prune --max-bytes \u2026), or point BUILD_IMAGE_CACHE_DIR elsewhere`,
+      { cause, data: { path: path28 } }
     );
-    this.path = path27;
+    this.path = path28;
   }
   path;
   name = "NoSpaceError";
@@ -6604,9 +6604,9 @@ var InvalidKeyPartError = class extends BuildError {
     super("E_INVALID_KEY_PART", message, { data });
   }
 };
-function mapFsError(error, path27) {
+function mapFsError(error, path28) {
   const code = error?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") return new NoSpaceError(path27, error);
+  if (code === "ENOSPC" || code === "EDQUOT") return new NoSpaceError(path28, error);
   return error;
 }
 
@@ -6817,9 +6817,9 @@ var ContentStore = class {
     }
   }
   /** True when a blob file exists at `path` with `size` bytes (a racing or damaged one does not count). */
-  async hasWithSize(path27, size) {
+  async hasWithSize(path28, size) {
     try {
-      const st = await (0, import_promises14.stat)(path27);
+      const st = await (0, import_promises14.stat)(path28);
       return st.isFile() && st.size === size;
     } catch {
       return false;
@@ -6899,10 +6899,10 @@ var ContentStore = class {
    * ```
    */
   get(digest) {
-    let path27;
+    let path28;
     let algorithm;
     try {
-      path27 = this.layout.blob(digest);
+      path28 = this.layout.blob(digest);
       algorithm = parseDigest2(digest).algorithm;
     } catch (e) {
       const r = new import_node_stream6.Readable({ read() {
@@ -6912,7 +6912,7 @@ var ContentStore = class {
     }
     const hash = (0, import_node_crypto4.createHash)(algorithm);
     let ino;
-    const file2 = (0, import_node_fs6.createReadStream)(path27);
+    const file2 = (0, import_node_fs6.createReadStream)(path28);
     const out = new import_node_stream6.Transform({
       transform(chunk, _enc, cb) {
         hash.update(chunk);
@@ -6921,9 +6921,9 @@ var ContentStore = class {
       flush: (cb) => {
         const actual = `${algorithm}:${hash.digest("hex")}`;
         if (actual === digest) return cb();
-        removeIfSameFile(path27, ino).then(
-          () => cb(new BlobCorruptError(digest, path27, actual)),
-          () => cb(new BlobCorruptError(digest, path27, actual))
+        removeIfSameFile(path28, ino).then(
+          () => cb(new BlobCorruptError(digest, path28, actual)),
+          () => cb(new BlobCorruptError(digest, path28, actual))
         );
       }
     });
@@ -6934,7 +6934,7 @@ var ContentStore = class {
       }
     });
     file2.on("error", (e) => {
-      out.destroy(e.code === "ENOENT" ? new BlobNotFoundError(digest, path27) : e);
+      out.destroy(e.code === "ENOENT" ? new BlobNotFoundError(digest, path28) : e);
     });
     out.on("close", () => file2.destroy());
     file2.pipe(out);
@@ -6949,13 +6949,13 @@ var ContentStore = class {
    * ```
    */
   async getBytes(digest) {
-    const path27 = this.layout.blob(digest);
+    const path28 = this.layout.blob(digest);
     const { algorithm } = parseDigest2(digest);
     let fh;
     try {
-      fh = await (0, import_promises14.open)(path27, "r");
+      fh = await (0, import_promises14.open)(path28, "r");
     } catch (e) {
-      if (e.code === "ENOENT") throw new BlobNotFoundError(digest, path27);
+      if (e.code === "ENOENT") throw new BlobNotFoundError(digest, path28);
       throw e;
     }
     let data;
@@ -6968,9 +6968,9 @@ var ContentStore = class {
     }
     const actual = `${algorithm}:${(0, import_node_crypto4.createHash)(algorithm).update(data).digest("hex")}`;
     if (actual !== digest) {
-      await removeIfSameFile(path27, ino).catch(() => {
+      await removeIfSameFile(path28, ino).catch(() => {
       });
-      throw new BlobCorruptError(digest, path27, actual);
+      throw new BlobCorruptError(digest, path28, actual);
     }
     return data;
   }
@@ -7128,12 +7128,12 @@ async function readdirOrEmpty(dir) {
     throw e;
   }
 }
-async function removeIfSameFile(path27, ino) {
+async function removeIfSameFile(path28, ino) {
   if (ino !== void 0) {
-    const st = await (0, import_promises14.lstat)(path27).catch(() => void 0);
+    const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
     if (!st || st.ino !== ino) return;
   }
-  await (0, import_promises14.unlink)(path27).catch((e) => {
+  await (0, import_promises14.unlink)(path28).catch((e) => {
     if (e.code !== "ENOENT") throw e;
   });
 }
@@ -7408,8 +7408,8 @@ var CacheIndex = class {
    */
   async get(key, options = {}) {
     const hex2 = keyHex(key);
-    const path27 = this.layout.entry(hex2);
-    const entry = await readEntry(path27);
+    const path28 = this.layout.entry(hex2);
+    const entry = await readEntry(path28);
     if (!entry || entry.key !== key) return void 0;
     for (const d of referencesOf(entry.result)) {
       if (!await this.store.has(d)) {
@@ -7419,7 +7419,7 @@ var CacheIndex = class {
     }
     const nowMs = this.now();
     try {
-      await (0, import_promises15.utimes)(path27, nowMs / 1e3, nowMs / 1e3);
+      await (0, import_promises15.utimes)(path28, nowMs / 1e3, nowMs / 1e3);
     } catch (e) {
       if (e.code === "ENOENT") return void 0;
       throw e;
@@ -7437,10 +7437,10 @@ var CacheIndex = class {
    */
   async peek(key) {
     const hex2 = keyHex(key);
-    const path27 = this.layout.entry(hex2);
-    const entry = await readEntry(path27);
+    const path28 = this.layout.entry(hex2);
+    const entry = await readEntry(path28);
     if (!entry || entry.key !== key) return void 0;
-    const st = await (0, import_promises15.lstat)(path27).catch(() => void 0);
+    const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
     if (!st) return void 0;
     return { ...entry.result, key, createdAt: entry.createdAt, lastUsedAt: new Date(st.mtimeMs).toISOString(), size: entry.size };
   }
@@ -7655,10 +7655,10 @@ var CacheIndex = class {
         const m = /^([0-9a-f]{64})\.json$/.exec(name);
         if (!m) continue;
         const hex2 = m[1];
-        const path27 = (0, import_node_path10.join)(full, name);
-        const st = await (0, import_promises15.lstat)(path27).catch(() => void 0);
+        const path28 = (0, import_node_path10.join)(full, name);
+        const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
         if (!st) continue;
-        const entry = await readEntry(path27);
+        const entry = await readEntry(path28);
         if (!entry) continue;
         const pre = await (0, import_promises15.lstat)(this.layout.preimage(hex2)).catch(() => void 0);
         out.push({ key: `sha256:${hex2}`, hex: hex2, lastUsedMs: st.mtimeMs, bytes: st.size + (pre?.size ?? 0), refs: referencesOf(entry.result) });
@@ -7671,9 +7671,9 @@ var CacheIndex = class {
     for (const dir of await readdirOrEmpty2(this.layout.history)) {
       const full = (0, import_node_path10.join)(this.layout.history, dir);
       for (const name of await readdirOrEmpty2(full)) {
-        const path27 = (0, import_node_path10.join)(full, name);
-        const st = await (0, import_promises15.lstat)(path27).catch(() => void 0);
-        if (st?.isFile()) out.push({ path: path27, size: st.size, nlink: st.nlink, mtimeMs: st.mtimeMs });
+        const path28 = (0, import_node_path10.join)(full, name);
+        const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
+        if (st?.isFile()) out.push({ path: path28, size: st.size, nlink: st.nlink, mtimeMs: st.mtimeMs });
       }
     }
     return out;
@@ -7699,10 +7699,10 @@ function keyHex(key) {
 function stepHex(stepId) {
   return (0, import_node_crypto6.createHash)("sha256").update(stepId, "utf8").digest("hex");
 }
-async function readEntry(path27) {
+async function readEntry(path28) {
   let text;
   try {
-    text = await (0, import_promises15.readFile)(path27, "utf8");
+    text = await (0, import_promises15.readFile)(path28, "utf8");
   } catch (e) {
     if (e.code === "ENOENT") return void 0;
     throw e;
@@ -7714,9 +7714,9 @@ async function readEntry(path27) {
     return void 0;
   }
 }
-async function readPreimage(path27) {
+async function readPreimage(path28) {
   try {
-    const v = JSON.parse(await (0, import_promises15.readFile)(path27, "utf8"));
+    const v = JSON.parse(await (0, import_promises15.readFile)(path28, "utf8"));
     return v && v.v === 1 && v.preimage && Array.isArray(v.preimage.parts) ? v : void 0;
   } catch {
     return void 0;
@@ -8287,10 +8287,10 @@ var GhaCacheWriter = class {
   async putBlob(desc, store, signal) {
     const key = ghaBlobKey(desc.digest);
     if (await this.client.lookup(key, [], signal)) return "exists";
-    const path27 = store.pathOf(desc.digest);
+    const path28 = store.pathOf(desc.digest);
     const open6 = (start2, end) => (
       // The whole blob is read through the store, which verifies it; ranges (large blobs) read the file.
-      start2 === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs7.createReadStream)(path27, { start: start2, end: end - 1 })
+      start2 === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs7.createReadStream)(path28, { start: start2, end: end - 1 })
     );
     return this.client.save(key, { size: desc.size, open: open6 }, signal);
   }
@@ -8338,19 +8338,19 @@ function blobPath(dir, digest) {
   const [alg, hex2] = digest.split(":");
   return (0, import_node_path11.join)(dir, "blobs", alg, hex2);
 }
-async function sizeOf(path27) {
+async function sizeOf(path28) {
   try {
-    return (await (0, import_promises16.stat)(path27)).size;
+    return (await (0, import_promises16.stat)(path28)).size;
   } catch (e) {
     if (e.code === "ENOENT") return void 0;
     throw e;
   }
 }
-async function writeAtomic(path27, data) {
-  const tmp = `${path27}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
+async function writeAtomic(path28, data) {
+  const tmp = `${path28}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
   try {
     await (0, import_promises16.writeFile)(tmp, data);
-    await (0, import_promises16.rename)(tmp, path27);
+    await (0, import_promises16.rename)(tmp, path28);
   } catch (e) {
     await (0, import_promises16.rm)(tmp, { force: true });
     throw e;
@@ -8480,8 +8480,8 @@ var LocalCacheReader = class {
   }
   async fetchBlob(desc, store, signal) {
     if (await store.has(desc.digest)) return;
-    const path27 = blobPath(this.dir, desc.digest);
-    await store.put((0, import_node_fs9.createReadStream)(path27, { signal }), { expected: desc.digest, size: desc.size });
+    const path28 = blobPath(this.dir, desc.digest);
+    await store.put((0, import_node_fs9.createReadStream)(path28, { signal }), { expected: desc.digest, size: desc.size });
   }
 };
 
@@ -11513,18 +11513,18 @@ function addDeps(state, cmd) {
 }
 function checkCycles(states) {
   const visited = /* @__PURE__ */ new Set();
-  const path27 = /* @__PURE__ */ new Set();
+  const path28 = /* @__PURE__ */ new Set();
   const visit = (s, trail) => {
     if (visited.has(s)) return void 0;
     visited.add(s);
-    path27.add(s);
+    path28.add(s);
     for (const [dep, at] of s.stageDeps) {
       const next = [...trail, at];
-      if (path27.has(dep)) return next;
+      if (path28.has(dep)) return next;
       const found = visit(dep, next);
       if (found) return found;
     }
-    path27.delete(s);
+    path28.delete(s);
     return void 0;
   };
   for (const s of states) {
@@ -13236,9 +13236,9 @@ async function importInto(input, reader, signal, result, warn, concurrency) {
 }
 
 // packages/builder/src/solve/setup.ts
-var import_node_crypto22 = require("node:crypto");
+var import_node_crypto23 = require("node:crypto");
 var import_promises39 = require("node:fs/promises");
-var import_node_path29 = __toESM(require("node:path"), 1);
+var import_node_path30 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/context/errors.ts
 var DockerignoreError = class extends BuildError {
@@ -13745,7 +13745,7 @@ var Pattern = class {
    * @throws DockerignoreError when the pattern's expression does not compile (as Go fails with
    *   ErrBadPattern on every match call).
    */
-  match(path27) {
+  match(path28) {
     const c = this.compiled ??= this.compile();
     if ("error" in c) {
       throw new DockerignoreError(
@@ -13755,16 +13755,16 @@ var Pattern = class {
     }
     switch (c.type) {
       case "exact":
-        return path27 === this.cleaned;
+        return path28 === this.cleaned;
       case "prefix":
-        return path27.startsWith(this.cleaned.slice(0, -2));
+        return path28.startsWith(this.cleaned.slice(0, -2));
       case "suffix": {
         const suffix = this.cleaned.slice(2);
-        if (path27.endsWith(suffix)) return true;
-        return suffix[0] === "/" && path27 === suffix.slice(1);
+        if (path28.endsWith(suffix)) return true;
+        return suffix[0] === "/" && path28 === suffix.slice(1);
       }
       case "regexp":
-        return c.re.test(path27);
+        return c.re.test(path28);
     }
   }
   compile() {
@@ -13867,14 +13867,14 @@ var PatternMatcher = class {
    * patternmatcher `MatchesOrParentMatches`: whether `path` is excluded, checking the path and
    * every parent directory against each pattern.
    */
-  matches(path27) {
-    return this.matchesUsingParentResults(path27, []).matched;
+  matches(path28) {
+    return this.matchesUsingParentResults(path28, []).matched;
   }
   /**
    * patternmatcher `MatchesUsingParentResults`: like {@link matches}, but reuses the per-pattern
    * results of the parent directory (pass `[]` when unknown). Returns the info to pass to children.
    */
-  matchesUsingParentResults(path27, parent) {
+  matchesUsingParentResults(path28, parent) {
     if (parent.length !== 0 && parent.length !== this.patterns.length) {
       throw new Error("wrong number of values in parent match info");
     }
@@ -13884,11 +13884,11 @@ var PatternMatcher = class {
       let match = parent.length !== 0 ? parent[i] : false;
       if (!match) {
         if (pattern.exclusion !== matched) return;
-        match = pattern.match(path27);
+        match = pattern.match(path28);
         if (!match && parent.length === 0) {
-          const slash = path27.lastIndexOf("/");
+          const slash = path28.lastIndexOf("/");
           if (slash > 0) {
-            const dirs = path27.slice(0, slash).split("/");
+            const dirs = path28.slice(0, slash).split("/");
             for (let k = 1; k <= dirs.length && !match; k++) match = pattern.match(dirs.slice(0, k).join("/"));
           }
         }
@@ -15667,11 +15667,35 @@ async function currentCapabilities() {
   return capabilitiesFromMask(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0");
 }
 
+// packages/builder/src/executor/state-dir.ts
+var import_node_crypto15 = require("node:crypto");
+var import_node_fs18 = require("node:fs");
+var import_node_path17 = __toESM(require("node:path"), 1);
+function runtimeStateDir(cacheDir, tmpfs = "/dev/shm") {
+  const onDisk = import_node_path17.default.join(cacheDir, "runtime");
+  const dir = tmpfsStateDir(cacheDir, tmpfs);
+  try {
+    (0, import_node_fs18.mkdirSync)(dir, { mode: 448 });
+  } catch (e) {
+    if (e.code !== "EEXIST") return onDisk;
+  }
+  try {
+    const st = (0, import_node_fs18.lstatSync)(dir);
+    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 63) !== 0) return onDisk;
+  } catch {
+    return onDisk;
+  }
+  return dir;
+}
+function tmpfsStateDir(cacheDir, tmpfs = "/dev/shm") {
+  return import_node_path17.default.join(tmpfs, `build-image-state-${(0, import_node_crypto15.createHash)("sha256").update(import_node_path17.default.resolve(cacheDir)).digest("hex").slice(0, 16)}`);
+}
+
 // packages/builder/src/auth/docker-config.ts
 var import_node_child_process5 = require("node:child_process");
 var import_promises27 = require("node:fs/promises");
 var import_node_os6 = __toESM(require("node:os"), 1);
-var import_node_path17 = __toESM(require("node:path"), 1);
+var import_node_path18 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/auth/errors.ts
 var CredentialsError = class extends BuildError {
@@ -15700,12 +15724,12 @@ var DockerConfigCredentialStore = class {
   cache = /* @__PURE__ */ new Map();
   constructor(options = {}) {
     this.env = options.env ?? process.env;
-    this.dir = options.configDir ?? this.env.DOCKER_CONFIG ?? import_node_path17.default.join(this.env.HOME ?? import_node_os6.default.homedir(), ".docker");
+    this.dir = options.configDir ?? this.env.DOCKER_CONFIG ?? import_node_path18.default.join(this.env.HOME ?? import_node_os6.default.homedir(), ".docker");
     this.timeoutMs = options.helperTimeoutMs ?? 3e4;
   }
   /** Path of the config file this store reads. */
   get configFile() {
-    return import_node_path17.default.join(this.dir, "config.json");
+    return import_node_path18.default.join(this.dir, "config.json");
   }
   async get(registry) {
     let p = this.cache.get(registry);
@@ -15823,11 +15847,11 @@ var DockerConfigCredentialStore = class {
 };
 
 // packages/builder/src/snapshot/overlay.ts
-var import_node_crypto16 = require("node:crypto");
+var import_node_crypto17 = require("node:crypto");
 var import_node_child_process8 = require("node:child_process");
 var import_promises29 = require("node:fs/promises");
-var import_node_fs18 = require("node:fs");
-var import_node_path19 = __toESM(require("node:path"), 1);
+var import_node_fs19 = require("node:fs");
+var import_node_path20 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
 
 // packages/builder/src/snapshot/mount.ts
@@ -15872,9 +15896,9 @@ async function unmount(target) {
 }
 
 // packages/builder/src/snapshot/store-dir.ts
-var import_node_crypto15 = require("node:crypto");
+var import_node_crypto16 = require("node:crypto");
 var import_promises28 = require("node:fs/promises");
-var import_node_path18 = __toESM(require("node:path"), 1);
+var import_node_path19 = __toESM(require("node:path"), 1);
 var inflight = /* @__PURE__ */ new Map();
 async function isDir(p) {
   try {
@@ -15888,8 +15912,8 @@ function ensureFilledDir(finalDir, fill) {
   if (existing) return existing;
   const p = (async () => {
     if (await isDir(finalDir)) return finalDir;
-    await (0, import_promises28.mkdir)(import_node_path18.default.dirname(finalDir), { recursive: true });
-    const tmp = `${finalDir}.tmp-${(0, import_node_crypto15.randomBytes)(6).toString("hex")}`;
+    await (0, import_promises28.mkdir)(import_node_path19.default.dirname(finalDir), { recursive: true });
+    const tmp = `${finalDir}.tmp-${(0, import_node_crypto16.randomBytes)(6).toString("hex")}`;
     await (0, import_promises28.mkdir)(tmp, { mode: 493 });
     try {
       await fill(tmp);
@@ -16010,7 +16034,7 @@ async function readXattrsPerl(paths) {
 }
 
 // packages/builder/src/snapshot/overlay.ts
-var import_node_crypto17 = require("node:crypto");
+var import_node_crypto18 = require("node:crypto");
 var run2 = (0, import_node_util3.promisify)(import_node_child_process8.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
@@ -16018,7 +16042,7 @@ var OverlaySnapshotter = class {
   root;
   format;
   constructor(options) {
-    this.root = import_node_path19.default.resolve(options.root);
+    this.root = import_node_path20.default.resolve(options.root);
     this.format = options.rootless ?? runningInUserNamespace() ? "rootless" : "root";
   }
   /** Mount options fixed by mode. */
@@ -16026,7 +16050,7 @@ var OverlaySnapshotter = class {
     return this.format === "rootless" ? "userxattr" : "redirect_dir=off,index=off,metacopy=off";
   }
   layerDir(diffId) {
-    return import_node_path19.default.join(this.root, "layers", digestHex2(diffId));
+    return import_node_path20.default.join(this.root, "layers", digestHex2(diffId));
   }
   async has(lowerDiffIds) {
     for (const d of lowerDiffIds) {
@@ -16052,14 +16076,14 @@ var OverlaySnapshotter = class {
   async prepare(lowers) {
     const dirs = [];
     for (const l of lowers) dirs.push(await this.ensureLayer(l));
-    const id = `${Date.now().toString(36)}-${(0, import_node_crypto16.randomBytes)(6).toString("hex")}`;
-    const base = import_node_path19.default.join(this.root, "snapshots", id);
-    const upper = import_node_path19.default.join(base, "upper");
-    const work = import_node_path19.default.join(base, "work");
-    const merged = import_node_path19.default.join(base, "merged");
-    (0, import_node_fs18.mkdirSync)(upper, { recursive: true, mode: 493 });
-    (0, import_node_fs18.mkdirSync)(work);
-    (0, import_node_fs18.mkdirSync)(merged);
+    const id = `${Date.now().toString(36)}-${(0, import_node_crypto17.randomBytes)(6).toString("hex")}`;
+    const base = import_node_path20.default.join(this.root, "snapshots", id);
+    const upper = import_node_path20.default.join(base, "upper");
+    const work = import_node_path20.default.join(base, "work");
+    const merged = import_node_path20.default.join(base, "merged");
+    (0, import_node_fs19.mkdirSync)(upper, { recursive: true, mode: 493 });
+    (0, import_node_fs19.mkdirSync)(work);
+    (0, import_node_fs19.mkdirSync)(merged);
     const topFirst = [...new Set([...dirs].reverse())];
     let lowerDirs = topFirst.length > 0 ? topFirst : [await this.emptyDir()];
     lowerDirs = await this.fitLowerDirs(lowerDirs, upper, work);
@@ -16068,15 +16092,15 @@ var OverlaySnapshotter = class {
     return new OverlaySnapshot(this, base, merged, upper, lowerDirs);
   }
   async emptyDir() {
-    const d = import_node_path19.default.join(this.root, "empty");
+    const d = import_node_path20.default.join(this.root, "empty");
     await (0, import_promises29.mkdir)(d, { recursive: true, mode: 493 });
     return d;
   }
   optionString(lowerTopFirst, upper, work) {
     const abs = `lowerdir=${lowerTopFirst.join(":")},upperdir=${upper},workdir=${work},${this.fixedOptions}`;
     if (abs.length <= MAX_OPTIONS) return { options: abs };
-    const layersDir = import_node_path19.default.join(this.root, "layers");
-    const rel = lowerTopFirst.map((d) => import_node_path19.default.dirname(d) === layersDir ? import_node_path19.default.basename(d) : d);
+    const layersDir = import_node_path20.default.join(this.root, "layers");
+    const rel = lowerTopFirst.map((d) => import_node_path20.default.dirname(d) === layersDir ? import_node_path20.default.basename(d) : d);
     return { options: `lowerdir=${rel.join(":")},upperdir=${upper},workdir=${work},${this.fixedOptions}`, cwd: layersDir };
   }
   /**
@@ -16089,13 +16113,13 @@ var OverlaySnapshotter = class {
       const keep = Math.max(1, Math.floor(dirs.length / 2));
       const top = dirs.slice(0, keep);
       const bottom = dirs.slice(keep);
-      const key = (0, import_node_crypto17.createHash)("sha256").update(bottom.join("\n")).digest("hex");
-      const flat = await ensureFilledDir(import_node_path19.default.join(this.root, "flattened", key), async (tmp) => {
+      const key = (0, import_node_crypto18.createHash)("sha256").update(bottom.join("\n")).digest("hex");
+      const flat = await ensureFilledDir(import_node_path20.default.join(this.root, "flattened", key), async (tmp) => {
         const fitted = await this.fitLowerDirs(bottom, upper, work);
         const mnt = `${tmp}.mnt`;
         await (0, import_promises29.mkdir)(mnt, { recursive: true });
-        const layersDir = import_node_path19.default.join(this.root, "layers");
-        const rel = fitted.map((d) => import_node_path19.default.dirname(d) === layersDir ? import_node_path19.default.basename(d) : d);
+        const layersDir = import_node_path20.default.join(this.root, "layers");
+        const rel = fitted.map((d) => import_node_path20.default.dirname(d) === layersDir ? import_node_path20.default.basename(d) : d);
         await mountOverlay(mnt, `lowerdir=${rel.join(":")}${this.format === "rootless" ? ",userxattr" : ""}`, layersDir);
         try {
           await run2("cp", ["-a", `${mnt}/.`, `${tmp}/`]);
@@ -16135,7 +16159,7 @@ var OverlaySnapshot = class {
   async commit(diffId) {
     await this.diff();
     const target = this.owner.layerDir(diffId);
-    await (0, import_promises29.mkdir)(import_node_path19.default.dirname(target), { recursive: true });
+    await (0, import_promises29.mkdir)(import_node_path20.default.dirname(target), { recursive: true });
     try {
       await (0, import_promises29.rename)(this.upperDir, target);
     } catch (e) {
@@ -16153,7 +16177,7 @@ var OverlaySnapshot = class {
 async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
   const candidates = [];
   const visit = (rel) => {
-    const entries = (0, import_node_fs18.readdirSync)(import_node_path19.default.join(upper, rel), { withFileTypes: true });
+    const entries = (0, import_node_fs19.readdirSync)(import_node_path20.default.join(upper, rel), { withFileTypes: true });
     let left = entries.length;
     for (const e of entries) {
       if (!e.isDirectory()) continue;
@@ -16167,11 +16191,11 @@ async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
   };
   visit("");
   if (candidates.length === 0) return;
-  const probe2 = new Set(candidates.map((c) => import_node_path19.default.join(upper, c)));
+  const probe2 = new Set(candidates.map((c) => import_node_path20.default.join(upper, c)));
   for (const rel of candidates) {
     const parts = rel.split("/");
     for (const lower of lowerTopFirst) {
-      for (let i = 1; i < parts.length; i++) probe2.add(import_node_path19.default.join(lower, ...parts.slice(0, i)));
+      for (let i = 1; i < parts.length; i++) probe2.add(import_node_path20.default.join(lower, ...parts.slice(0, i)));
     }
   }
   const existing = [];
@@ -16180,21 +16204,21 @@ async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
   const opaque = (p) => xattrs.get(p)?.[`${xattrPrefix}opaque`]?.toString() === "y";
   const removed = /* @__PURE__ */ new Set();
   for (const rel of candidates) {
-    const abs = import_node_path19.default.join(upper, rel);
+    const abs = import_node_path20.default.join(upper, rel);
     const own = xattrs.get(abs) ?? {};
     if (Object.keys(own).some((k) => k === `${xattrPrefix}opaque` || !k.startsWith(xattrPrefix))) continue;
-    const remaining = (0, import_node_fs18.readdirSync)(abs).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
+    const remaining = (0, import_node_fs19.readdirSync)(abs).filter((n) => !removed.has(rel ? `${rel}/${n}` : n));
     if (remaining.length > 0) continue;
-    const st = (0, import_node_fs18.lstatSync)(abs);
+    const st = (0, import_node_fs19.lstatSync)(abs);
     const low = lowerStat(lowerTopFirst, rel, opaque);
     if (!low || !low.isDirectory() || low.mode !== st.mode || low.uid !== st.uid || low.gid !== st.gid) continue;
-    (0, import_node_fs18.rmdirSync)(abs);
+    (0, import_node_fs19.rmdirSync)(abs);
     removed.add(rel);
   }
 }
 function lstatQuiet(p) {
   try {
-    return (0, import_node_fs18.lstatSync)(p);
+    return (0, import_node_fs19.lstatSync)(p);
   } catch {
     return void 0;
   }
@@ -16204,7 +16228,7 @@ function lowerStat(lowerTopFirst, rel, opaque) {
   for (const lower of lowerTopFirst) {
     let hidden = false;
     for (let i = 1; i <= parts.length; i++) {
-      const p = import_node_path19.default.join(lower, ...parts.slice(0, i));
+      const p = import_node_path20.default.join(lower, ...parts.slice(0, i));
       const st = lstatQuiet(p);
       if (!st) break;
       if (i === parts.length) return st.isCharacterDevice() && st.rdev === 0 ? void 0 : st;
@@ -16218,15 +16242,15 @@ function lowerStat(lowerTopFirst, rel, opaque) {
 
 // packages/builder/src/snapshot/copy.ts
 var import_node_child_process9 = require("node:child_process");
-var import_node_crypto18 = require("node:crypto");
-var import_node_fs19 = require("node:fs");
+var import_node_crypto19 = require("node:crypto");
+var import_node_fs20 = require("node:fs");
 var import_promises30 = require("node:fs/promises");
-var import_node_path20 = __toESM(require("node:path"), 1);
+var import_node_path21 = __toESM(require("node:path"), 1);
 var import_node_util4 = require("node:util");
 var run3 = (0, import_node_util4.promisify)(import_node_child_process9.execFile);
 function chainId(diffIds) {
   let chain2 = "";
-  for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto18.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
+  for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto19.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
   return chain2;
 }
 async function lstatBig(p) {
@@ -16237,18 +16261,18 @@ async function lstatBig(p) {
   }
 }
 async function* walk(root, rel = "") {
-  const names = (await (0, import_promises30.readdir)(import_node_path20.default.join(root, rel))).sort();
+  const names = (await (0, import_promises30.readdir)(import_node_path21.default.join(root, rel))).sort();
   for (const name of names) {
     const r = rel === "" ? name : `${rel}/${name}`;
     yield r;
-    const st = await (0, import_promises30.lstat)(import_node_path20.default.join(root, r));
+    const st = await (0, import_promises30.lstat)(import_node_path21.default.join(root, r));
     if (st.isDirectory()) yield* walk(root, r);
   }
 }
 async function sameContent(a, b) {
   const hash = (p) => new Promise((resolve5, reject) => {
-    const h = (0, import_node_crypto18.createHash)("sha256");
-    (0, import_node_fs19.createReadStream)(p).on("data", (c) => h.update(c)).on("end", () => resolve5(h.digest("hex"))).on("error", reject);
+    const h = (0, import_node_crypto19.createHash)("sha256");
+    (0, import_node_fs20.createReadStream)(p).on("data", (c) => h.update(c)).on("end", () => resolve5(h.digest("hex"))).on("error", reject);
   });
   const [x, y] = await Promise.all([hash(a), hash(b)]);
   return x === y;
@@ -16267,11 +16291,11 @@ var CopySnapshotter = class {
   root;
   format;
   constructor(options) {
-    this.root = import_node_path20.default.resolve(options.root);
+    this.root = import_node_path21.default.resolve(options.root);
     this.format = options.rootless ?? runningInUserNamespace() ? "rootless" : "root";
   }
   chainDir(diffIds) {
-    return diffIds.length === 0 ? import_node_path20.default.join(this.root, "chains", "empty") : import_node_path20.default.join(this.root, "chains", digestHex2(chainId(diffIds)));
+    return diffIds.length === 0 ? import_node_path21.default.join(this.root, "chains", "empty") : import_node_path21.default.join(this.root, "chains", digestHex2(chainId(diffIds)));
   }
   async has(lowerDiffIds) {
     return await lstatBig(this.chainDir(lowerDiffIds)) !== void 0;
@@ -16292,14 +16316,14 @@ var CopySnapshotter = class {
   async prepare(lowers) {
     if (lowers.some((l) => l.dir !== void 0)) throw new Error("the copy snapshotter needs committed lower layers; it cannot stack an uncommitted change dir");
     const lowerDir = await this.ensureChain(lowers);
-    const id = `${Date.now().toString(36)}-${(0, import_node_crypto18.randomBytes)(6).toString("hex")}`;
-    const base = import_node_path20.default.join(this.root, "snapshots", id);
-    const merged = import_node_path20.default.join(base, "merged");
+    const id = `${Date.now().toString(36)}-${(0, import_node_crypto19.randomBytes)(6).toString("hex")}`;
+    const base = import_node_path21.default.join(this.root, "snapshots", id);
+    const merged = import_node_path21.default.join(base, "merged");
     await (0, import_promises30.mkdir)(base, { recursive: true });
     await run3("cp", ["-a", "--reflink=auto", lowerDir, merged]);
     const baseline = /* @__PURE__ */ new Map();
     for await (const rel of walk(merged)) {
-      const st = await (0, import_promises30.lstat)(import_node_path20.default.join(merged, rel), { bigint: true });
+      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(merged, rel), { bigint: true });
       baseline.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
     }
     return new CopySnapshot(this, base, merged, lowerDir, baseline, lowers.map((l) => l.diffId));
@@ -16325,21 +16349,21 @@ var CopySnapshot = class {
   async changed(rel, cur) {
     const b = this.baseline.get(rel);
     if (b && b.ino === cur.ino && b.ctimeNs === cur.ctimeNs) return false;
-    const low = await lstatBig(import_node_path20.default.join(this.lowerDir, rel));
+    const low = await lstatBig(import_node_path21.default.join(this.lowerDir, rel));
     if (!low) return true;
     if (kindOf(low) !== kindOf(cur)) return true;
     if (low.mode !== cur.mode || low.uid !== cur.uid || low.gid !== cur.gid) return true;
     if (cur.isDirectory()) return low.mtimeNs !== cur.mtimeNs;
     if (low.mtimeNs !== cur.mtimeNs || low.size !== cur.size) return true;
-    if (cur.isSymbolicLink()) return await (0, import_promises30.readlink)(import_node_path20.default.join(this.lowerDir, rel)) !== await (0, import_promises30.readlink)(import_node_path20.default.join(this.mergedDir, rel));
+    if (cur.isSymbolicLink()) return await (0, import_promises30.readlink)(import_node_path21.default.join(this.lowerDir, rel)) !== await (0, import_promises30.readlink)(import_node_path21.default.join(this.mergedDir, rel));
     if (cur.isCharacterDevice() || cur.isBlockDevice()) return low.rdev !== cur.rdev;
-    if (cur.isFile()) return !await sameContent(import_node_path20.default.join(this.lowerDir, rel), import_node_path20.default.join(this.mergedDir, rel));
+    if (cur.isFile()) return !await sameContent(import_node_path21.default.join(this.lowerDir, rel), import_node_path21.default.join(this.mergedDir, rel));
     return false;
   }
   async diff() {
     if (this.result) return this.result;
     if (this.released) throw new Error("snapshot already released");
-    const upper = import_node_path20.default.join(this.base, "upper");
+    const upper = import_node_path21.default.join(this.base, "upper");
     await (0, import_promises30.mkdir)(upper, { mode: 493 });
     const copied = /* @__PURE__ */ new Set();
     const inodes = /* @__PURE__ */ new Map();
@@ -16353,7 +16377,7 @@ var CopySnapshot = class {
       }
     };
     for await (const rel of walk(this.mergedDir)) {
-      const st = await (0, import_promises30.lstat)(import_node_path20.default.join(this.mergedDir, rel), { bigint: true });
+      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(this.mergedDir, rel), { bigint: true });
       if (!await this.changed(rel, st)) continue;
       await ensureParents(rel);
       await this.copyEntry(rel, upper, inodes);
@@ -16363,29 +16387,29 @@ var CopySnapshot = class {
     for await (const rel of walk(this.lowerDir)) {
       const parentGone = whiteouts.some((w) => rel.startsWith(w + "/"));
       if (parentGone) continue;
-      const cur = await lstatBig(import_node_path20.default.join(this.mergedDir, rel));
+      const cur = await lstatBig(import_node_path21.default.join(this.mergedDir, rel));
       if (cur) continue;
-      const parent = import_node_path20.default.posix.dirname(rel);
+      const parent = import_node_path21.default.posix.dirname(rel);
       if (parent !== ".") {
-        const pst = await lstatBig(import_node_path20.default.join(this.mergedDir, parent));
+        const pst = await lstatBig(import_node_path21.default.join(this.mergedDir, parent));
         if (!pst || !pst.isDirectory()) continue;
         await ensureParents(rel);
       }
       whiteouts.push(rel);
     }
     if (whiteouts.length > 0) {
-      await run3("sh", ["-c", 'for p; do mknod "$p" c 0 0 || exit 1; done', "sh", ...whiteouts.map((w) => import_node_path20.default.join(upper, w))]);
+      await run3("sh", ["-c", 'for p; do mknod "$p" c 0 0 || exit 1; done', "sh", ...whiteouts.map((w) => import_node_path21.default.join(upper, w))]);
     }
     for (const rel of [...copied].sort().reverse()) {
-      const st = await (0, import_promises30.lstat)(import_node_path20.default.join(this.mergedDir, rel));
-      if (st.isDirectory()) await (0, import_promises30.lutimes)(import_node_path20.default.join(upper, rel), st.atime, st.mtime);
+      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(this.mergedDir, rel));
+      if (st.isDirectory()) await (0, import_promises30.lutimes)(import_node_path21.default.join(upper, rel), st.atime, st.mtime);
     }
     this.result = { upperDir: upper, format: this.owner.format };
     return this.result;
   }
   async copyEntry(rel, upper, inodes) {
-    const src = import_node_path20.default.join(this.mergedDir, rel);
-    const dst = import_node_path20.default.join(upper, rel);
+    const src = import_node_path21.default.join(this.mergedDir, rel);
+    const dst = import_node_path21.default.join(upper, rel);
     const st = await (0, import_promises30.lstat)(src, { bigint: true });
     if (st.isDirectory()) {
       await (0, import_promises30.mkdir)(dst, { mode: 448 }).catch((e) => {
@@ -16394,7 +16418,7 @@ var CopySnapshot = class {
     } else if (st.isFile()) {
       const first = st.nlink > 1n ? inodes.get(st.ino) : void 0;
       if (first) {
-        await (0, import_promises30.link)(import_node_path20.default.join(upper, first), dst);
+        await (0, import_promises30.link)(import_node_path21.default.join(upper, first), dst);
         return;
       }
       await (0, import_promises30.copyFile)(src, dst);
@@ -16413,7 +16437,7 @@ var CopySnapshot = class {
   async commit(diffId) {
     await this.diff();
     const target = this.owner.chainDir([...this.lowerIds, diffId]);
-    await (0, import_promises30.mkdir)(import_node_path20.default.dirname(target), { recursive: true });
+    await (0, import_promises30.mkdir)(import_node_path21.default.dirname(target), { recursive: true });
     try {
       await (0, import_promises30.rename)(this.mergedDir, target);
     } catch (e) {
@@ -16429,32 +16453,32 @@ var CopySnapshot = class {
 };
 
 // packages/builder/src/snapshot/create.ts
-var import_node_crypto19 = require("node:crypto");
-var import_node_fs20 = require("node:fs");
+var import_node_crypto20 = require("node:crypto");
+var import_node_fs21 = require("node:fs");
 var import_promises31 = require("node:fs/promises");
 var import_node_os7 = __toESM(require("node:os"), 1);
-var import_node_path21 = __toESM(require("node:path"), 1);
+var import_node_path22 = __toESM(require("node:path"), 1);
 var probed = /* @__PURE__ */ new Map();
 var PROBE_FILE = "overlay-probe.json";
 function probeIdentity(root, rootless) {
   let caps = "";
   try {
-    caps = /^CapEff:\s*([0-9a-f]+)$/m.exec((0, import_node_fs20.readFileSync)("/proc/self/status", "utf8"))?.[1] ?? "";
+    caps = /^CapEff:\s*([0-9a-f]+)$/m.exec((0, import_node_fs21.readFileSync)("/proc/self/status", "utf8"))?.[1] ?? "";
   } catch {
   }
-  const st = (0, import_node_fs20.statSync)(root);
-  const fsType = (0, import_node_fs20.statfsSync)(root).type;
+  const st = (0, import_node_fs21.statSync)(root);
+  const fsType = (0, import_node_fs21.statfsSync)(root).type;
   return JSON.stringify({ v: 1, kernel: import_node_os7.default.release(), dev: st.dev, ino: st.ino, fsType, uid: process.geteuid?.() ?? -1, rootless, caps });
 }
 function rememberedWorks(root, identity) {
   try {
-    return (0, import_node_fs20.readFileSync)(import_node_path21.default.join(root, PROBE_FILE), "utf8") === identity;
+    return (0, import_node_fs21.readFileSync)(import_node_path22.default.join(root, PROBE_FILE), "utf8") === identity;
   } catch {
     return false;
   }
 }
 function overlayWorks(root, rootless) {
-  const key = `${import_node_path21.default.resolve(root)}|${rootless}`;
+  const key = `${import_node_path22.default.resolve(root)}|${rootless}`;
   let p = probed.get(key);
   if (!p) {
     p = (async () => {
@@ -16467,8 +16491,8 @@ function overlayWorks(root, rootless) {
       }
       const works = await probeOverlay(root, rootless);
       if (works && identity !== void 0) {
-        const tmp = import_node_path21.default.join(root, `${PROBE_FILE}.${process.pid}.${(0, import_node_crypto19.randomBytes)(4).toString("hex")}`);
-        await (0, import_promises31.writeFile)(tmp, identity).then(() => (0, import_promises31.rename)(tmp, import_node_path21.default.join(root, PROBE_FILE))).catch(() => (0, import_promises31.rm)(tmp, { force: true }).catch(() => void 0));
+        const tmp = import_node_path22.default.join(root, `${PROBE_FILE}.${process.pid}.${(0, import_node_crypto20.randomBytes)(4).toString("hex")}`);
+        await (0, import_promises31.writeFile)(tmp, identity).then(() => (0, import_promises31.rename)(tmp, import_node_path22.default.join(root, PROBE_FILE))).catch(() => (0, import_promises31.rm)(tmp, { force: true }).catch(() => void 0));
       }
       return works;
     })();
@@ -16477,16 +16501,16 @@ function overlayWorks(root, rootless) {
   return p;
 }
 async function probeOverlay(root, rootless) {
-  const dir = import_node_path21.default.join(root, `probe-${(0, import_node_crypto19.randomBytes)(4).toString("hex")}`);
-  const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) => import_node_path21.default.join(dir, d));
+  const dir = import_node_path22.default.join(root, `probe-${(0, import_node_crypto20.randomBytes)(4).toString("hex")}`);
+  const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) => import_node_path22.default.join(dir, d));
   try {
     for (const d of [lower, upper, work, merged]) await (0, import_promises31.mkdir)(d, { recursive: true });
-    await (0, import_promises31.writeFile)(import_node_path21.default.join(lower, "f"), "x");
+    await (0, import_promises31.writeFile)(import_node_path22.default.join(lower, "f"), "x");
     const opts = rootless ? "userxattr" : "redirect_dir=off,index=off,metacopy=off";
     await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
     try {
-      await (0, import_promises31.writeFile)(import_node_path21.default.join(merged, "f"), "y");
-      return await (0, import_promises31.readFile)(import_node_path21.default.join(upper, "f"), "utf8") === "y";
+      await (0, import_promises31.writeFile)(import_node_path22.default.join(merged, "f"), "y");
+      return await (0, import_promises31.readFile)(import_node_path22.default.join(upper, "f"), "utf8") === "y";
     } finally {
       await unmount(merged);
     }
@@ -16499,27 +16523,27 @@ async function probeOverlay(root, rootless) {
 async function createSnapshotter(options) {
   const rootless = options.rootless ?? runningInUserNamespace();
   const mode = options.mode ?? "auto";
-  const root = import_node_path21.default.resolve(options.root);
+  const root = import_node_path22.default.resolve(options.root);
   await (0, import_promises31.mkdir)(root, { recursive: true });
-  if (mode === "copy") return new CopySnapshotter({ root: import_node_path21.default.join(root, "copy"), rootless });
-  if (mode === "overlay" || await overlayWorks(root, rootless)) return new OverlaySnapshotter({ root: import_node_path21.default.join(root, "overlay"), rootless });
-  return new CopySnapshotter({ root: import_node_path21.default.join(root, "copy"), rootless });
+  if (mode === "copy") return new CopySnapshotter({ root: import_node_path22.default.join(root, "copy"), rootless });
+  if (mode === "overlay" || await overlayWorks(root, rootless)) return new OverlaySnapshotter({ root: import_node_path22.default.join(root, "overlay"), rootless });
+  return new CopySnapshotter({ root: import_node_path22.default.join(root, "copy"), rootless });
 }
 
 // packages/builder/src/solve/copy-step.ts
 var import_node_child_process10 = require("node:child_process");
-var import_node_crypto20 = require("node:crypto");
-var import_node_fs21 = require("node:fs");
+var import_node_crypto21 = require("node:crypto");
+var import_node_fs22 = require("node:fs");
 var import_promises34 = require("node:fs/promises");
 var import_node_os8 = __toESM(require("node:os"), 1);
-var import_node_path23 = __toESM(require("node:path"), 1);
+var import_node_path24 = __toESM(require("node:path"), 1);
 var import_node_stream13 = require("node:stream");
 var import_promises35 = require("node:stream/promises");
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/fileop/copy.ts
 var import_promises32 = require("node:fs/promises");
-var import_node_path22 = __toESM(require("node:path"), 1);
+var import_node_path23 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/fileop/mode.ts
 var WHO_BITS = { u: 2496, g: 1080, o: 519, a: 4095 };
@@ -16591,11 +16615,11 @@ function copyClass(rwx) {
 var DEFAULT_DIR_MODE = 493;
 async function copyIntoRoot(options) {
   const { dest, destRoot } = options;
-  const base = import_node_path22.default.posix.basename(dest);
-  const ensure = dest.endsWith("/") || base === "" || base === "." ? dest : import_node_path22.default.posix.dirname(dest);
+  const base = import_node_path23.default.posix.basename(dest);
+  const ensure = dest.endsWith("/") || base === "" || base === "." ? dest : import_node_path23.default.posix.dirname(dest);
   const dirMode = options.mode?.kind === "octal" ? options.mode.mode : DEFAULT_DIR_MODE;
   await mkdirAllInRoot(destRoot, ensure, dirMode, options.owner ?? { uid: 0, gid: 0 });
-  let target = await resolveInRoot(destRoot, import_node_path22.default.posix.normalize(dest));
+  let target = await resolveInRoot(destRoot, import_node_path23.default.posix.normalize(dest));
   const srcPath = await resolveSource(options.srcRoot, options.src, options.followSymlinks);
   const srcStat = await (0, import_promises32.lstat)(srcPath).catch((e) => {
     if (isNotFound(e)) throw new BuildError("E_SOURCE_NOT_FOUND", `${options.src}: not found`, { data: { source: options.src } });
@@ -16603,26 +16627,26 @@ async function copyIntoRoot(options) {
   });
   const destStat = await (0, import_promises32.stat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
   if (!options.copyDirContents && srcStat.isDirectory() && destStat || !srcStat.isDirectory() && destStat?.isDirectory()) {
-    target = import_node_path22.default.join(target, import_node_path22.default.posix.basename(options.src));
+    target = import_node_path23.default.join(target, import_node_path23.default.posix.basename(options.src));
   }
-  const parent = options.copyDirContents && srcStat.isDirectory() && !destStat ? target : import_node_path22.default.dirname(target);
-  await mkdirAllInRoot(destRoot, "/" + import_node_path22.default.relative(destRoot, parent), dirMode, options.owner ?? { uid: 0, gid: 0 });
+  const parent = options.copyDirContents && srcStat.isDirectory() && !destStat ? target : import_node_path23.default.dirname(target);
+  await mkdirAllInRoot(destRoot, "/" + import_node_path23.default.relative(destRoot, parent), dirMode, options.owner ?? { uid: 0, gid: 0 });
   const copier = new Copier(options);
-  const srcRel = import_node_path22.default.relative(options.srcRoot, srcPath).split(import_node_path22.default.sep).join("/");
+  const srcRel = import_node_path23.default.relative(options.srcRoot, srcPath).split(import_node_path23.default.sep).join("/");
   await copier.copy(srcPath, srcRel, "", target, false, srcStat);
 }
 async function resolveSource(root, src, follow) {
-  const clean = import_node_path22.default.posix.join("/", src);
+  const clean = import_node_path23.default.posix.join("/", src);
   if (clean === "/") return root;
   if (follow) return resolveInRoot(root, clean);
-  return import_node_path22.default.join(await resolveInRoot(root, import_node_path22.default.posix.dirname(clean)), import_node_path22.default.posix.basename(clean));
+  return import_node_path23.default.join(await resolveInRoot(root, import_node_path23.default.posix.dirname(clean)), import_node_path23.default.posix.basename(clean));
 }
 async function mkdirAllInRoot(root, dir, mode, owner) {
   const resolved2 = await resolveInRoot(root, dir);
   const created = [];
   let current = root;
-  for (const part of import_node_path22.default.relative(root, resolved2).split(import_node_path22.default.sep).filter((p) => p !== "")) {
-    current = import_node_path22.default.join(current, part);
+  for (const part of import_node_path23.default.relative(root, resolved2).split(import_node_path23.default.sep).filter((p) => p !== "")) {
+    current = import_node_path23.default.join(current, part);
     const st = await (0, import_promises32.lstat)(current).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
     if (!st) {
       await (0, import_promises32.mkdir)(current, { mode });
@@ -16630,7 +16654,7 @@ async function mkdirAllInRoot(root, dir, mode, owner) {
       await (0, import_promises32.lchown)(current, owner.uid, owner.gid);
       created.push(current);
     } else if (!st.isDirectory()) {
-      throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path22.default.relative(root, current)}`, { data: { path: current } });
+      throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path23.default.relative(root, current)}`, { data: { path: current } });
     }
   }
   return created;
@@ -16657,7 +16681,7 @@ var Copier = class {
       try {
         const names = (await (0, import_promises32.readdir)(src)).sort();
         for (const name of names) {
-          await this.copy(import_node_path22.default.join(src, name), rel === "" ? name : `${rel}/${name}`, relToSource === "" ? name : `${relToSource}/${name}`, import_node_path22.default.join(target, name), true);
+          await this.copy(import_node_path23.default.join(src, name), rel === "" ? name : `${rel}/${name}`, relToSource === "" ? name : `${relToSource}/${name}`, import_node_path23.default.join(target, name), true);
         }
       } finally {
         this.pending.pop();
@@ -16698,7 +16722,7 @@ var Copier = class {
       return true;
     }
     if (!existing.isDirectory()) {
-      throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path22.default.relative(this.options.destRoot, target)}`, { data: { path: target } });
+      throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path23.default.relative(this.options.destRoot, target)}`, { data: { path: target } });
     }
     if (overwriteMeta) await (0, import_promises32.chmod)(target, this.modeFor(st));
     return false;
@@ -16759,8 +16783,8 @@ async function resolveChown(root, chown4) {
 // packages/builder/src/solve/copy-step.ts
 function resolveDest(workdir, dest) {
   const trailing = dest.endsWith("/") || dest === "." || dest === "" || dest.endsWith("/.");
-  const joined = dest.startsWith("/") ? dest : import_node_path23.default.posix.join(workdir || "/", dest);
-  const clean = import_node_path23.default.posix.normalize(joined);
+  const joined = dest.startsWith("/") ? dest : import_node_path24.default.posix.join(workdir || "/", dest);
+  const clean = import_node_path24.default.posix.normalize(joined);
   return trailing && !clean.endsWith("/") ? clean + "/" : clean;
 }
 function isUrl(s) {
@@ -16839,8 +16863,8 @@ function copyStep(deps) {
                 const keep = new Set(match.entries.map((e) => e.entry.path));
                 const matchDest = ins.kind === "COPY" && ins.parents ? parentsDest(dest, src.source, match.matched, match.entries) : dest;
                 const single = match.entries.length === 1 && match.entries[0].entry.type !== "dir" ? match.entries[0].entry : void 0;
-                if (isAdd && single?.type === "file" && (ins.unpack ?? true) && await isArchive(import_node_path23.default.join(root.dir, match.resolved))) {
-                  await unpackArchive(import_node_path23.default.join(root.dir, match.resolved), destRoot, dest, owner);
+                if (isAdd && single?.type === "file" && (ins.unpack ?? true) && await isArchive(import_node_path24.default.join(root.dir, match.resolved))) {
+                  await unpackArchive(import_node_path24.default.join(root.dir, match.resolved), destRoot, dest, owner);
                   continue;
                 }
                 await copyIntoRoot({
@@ -16859,7 +16883,7 @@ function copyStep(deps) {
               await unpackArchive(d.file, destRoot, dest, owner);
               continue;
             }
-            await copyIntoRoot({ ...base, srcRoot: import_node_path23.default.dirname(d.file), src: "/" + import_node_path23.default.basename(d.file), dest, copyDirContents: true, preserveOwner: false });
+            await copyIntoRoot({ ...base, srcRoot: import_node_path24.default.dirname(d.file), src: "/" + import_node_path24.default.basename(d.file), dest, copyDirContents: true, preserveOwner: false });
           }
           for (const h of heredocs) {
             await copyIntoRoot({ ...base, srcRoot: h.dir, src: "/" + h.name, dest, copyDirContents: true, preserveOwner: false });
@@ -16904,13 +16928,13 @@ async function chownRoot(ctx, cleanup) {
 }
 function parentsDest(dest, source, matched, entries) {
   const pivotIndex = source.indexOf("/./");
-  const pivot = pivotIndex >= 0 ? import_node_path23.default.posix.normalize(source.slice(0, pivotIndex)).replace(/^\/+/, "").replace(/^\.$/, "") : "";
+  const pivot = pivotIndex >= 0 ? import_node_path24.default.posix.normalize(source.slice(0, pivotIndex)).replace(/^\/+/, "").replace(/^\.$/, "") : "";
   let rel = matched;
   if (pivot && (rel === pivot || rel.startsWith(pivot + "/"))) rel = rel.slice(pivot.length).replace(/^\/+/, "");
   const isDir2 = entries.some((e) => e.path === "." && e.entry.type === "dir");
-  const keep = isDir2 ? rel : import_node_path23.default.posix.dirname(rel);
+  const keep = isDir2 ? rel : import_node_path24.default.posix.dirname(rel);
   const base = dest.endsWith("/") ? dest : dest + "/";
-  return keep === "." || keep === "" ? base : import_node_path23.default.posix.join(base, keep) + "/";
+  return keep === "." || keep === "" ? base : import_node_path24.default.posix.join(base, keep) + "/";
 }
 function createdBy(ins) {
   const parts = [ins.kind];
@@ -16922,33 +16946,33 @@ function createdBy(ins) {
 }
 async function writeHeredocs(ins, cleanup) {
   if (!ins.heredocSources.length) return [];
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path23.default.join(import_node_os8.default.tmpdir(), "build-image-heredoc-"));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os8.default.tmpdir(), "build-image-heredoc-"));
   cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   const out = [];
   for (const h of ins.heredocSources) {
-    const name = import_node_path23.default.posix.basename(h.path);
-    const file2 = import_node_path23.default.join(dir, name);
+    const name = import_node_path24.default.posix.basename(h.path);
+    const file2 = import_node_path24.default.join(dir, name);
     await (0, import_promises34.writeFile)(file2, h.data);
     await (0, import_promises34.chmod)(file2, 420);
-    out.push({ dir, name, sha: (0, import_node_crypto20.createHash)("sha256").update(h.data).digest("hex") });
+    out.push({ dir, name, sha: (0, import_node_crypto21.createHash)("sha256").update(h.data).digest("hex") });
   }
   return out;
 }
 async function download(url, checksum, cleanup, ctx) {
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path23.default.join(import_node_os8.default.tmpdir(), "build-image-add-"));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os8.default.tmpdir(), "build-image-add-"));
   cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   let name = "__unnamed__";
   try {
-    const base = import_node_path23.default.posix.basename(new URL(url).pathname);
+    const base = import_node_path24.default.posix.basename(new URL(url).pathname);
     if (base && base !== "/" && base !== ".") name = base;
   } catch {
   }
-  const file2 = import_node_path23.default.join(dir, name);
+  const file2 = import_node_path24.default.join(dir, name);
   const res = await fetch(url, { signal: ctx.solver.signal }).catch((e) => {
     throw new BuildError("E_ADD_URL", `failed to download ${url}: ${e.message}`, { location: ctx.step.location, cause: e });
   });
   if (!res.ok || !res.body) throw new BuildError("E_ADD_URL", `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });
-  const hash = (0, import_node_crypto20.createHash)("sha256");
+  const hash = (0, import_node_crypto21.createHash)("sha256");
   await (0, import_promises35.pipeline)(
     import_node_stream13.Readable.fromWeb(res.body),
     async function* (src) {
@@ -16957,7 +16981,7 @@ async function download(url, checksum, cleanup, ctx) {
         yield chunk;
       }
     },
-    (0, import_node_fs21.createWriteStream)(file2, { mode: 384 })
+    (0, import_node_fs22.createWriteStream)(file2, { mode: 384 })
   );
   const sha = hash.digest("hex");
   if (checksum && checksum !== `sha256:${sha}`) {
@@ -16988,12 +17012,12 @@ async function archiveTar(file2) {
     child.stdout.pipe(out);
     child.on("error", (e) => out.destroy(e));
     child.on("close", (code) => {
-      if (code !== 0 && code !== null) out.destroy(new BuildError("E_ADD_ARCHIVE", `${kind} -dc ${import_node_path23.default.basename(file2)} failed (${code}): ${stderr.trim()}`));
+      if (code !== 0 && code !== null) out.destroy(new BuildError("E_ADD_ARCHIVE", `${kind} -dc ${import_node_path24.default.basename(file2)} failed (${code}): ${stderr.trim()}`));
     });
     out.on("close", () => child.kill());
     return out;
   }
-  return decompressedStream((0, import_node_fs21.createReadStream)(file2));
+  return decompressedStream((0, import_node_fs22.createReadStream)(file2));
 }
 async function isArchive(file2) {
   let input;
@@ -17024,12 +17048,12 @@ async function unpackArchive(file2, destRoot, dest, owner) {
 }
 
 // packages/builder/src/solve/image-source.ts
-var import_node_path25 = __toESM(require("node:path"), 1);
+var import_node_path26 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/oci-layout/read.ts
-var import_node_fs22 = require("node:fs");
+var import_node_fs23 = require("node:fs");
 var import_promises36 = require("node:fs/promises");
-var import_node_path24 = require("node:path");
+var import_node_path25 = require("node:path");
 
 // packages/builder/src/oci-layout/errors.ts
 var OciLayoutError = class extends BuildError {
@@ -17044,13 +17068,13 @@ function layoutBlobPath(dir, digest) {
   if (!isDigest(digest)) {
     throw new OciLayoutError("E_OCI_LAYOUT_INVALID", `OCI layout ${dir} references an invalid digest "${digest}" (only sha256 digests are supported).`, { data: { dir, digest } });
   }
-  return (0, import_node_path24.join)(dir, "blobs", "sha256", digestHex(digest));
+  return (0, import_node_path25.join)(dir, "blobs", "sha256", digestHex(digest));
 }
 async function readBlobJson(dir, desc, what) {
-  const path27 = layoutBlobPath(dir, desc.digest);
+  const path28 = layoutBlobPath(dir, desc.digest);
   let bytes;
   try {
-    bytes = await (0, import_promises36.readFile)(path27);
+    bytes = await (0, import_promises36.readFile)(path28);
   } catch {
     throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing the ${what} blob ${desc.digest} (expected at blobs/sha256/${digestHex(desc.digest)}).`, {
       data: { dir, digest: desc.digest, what }
@@ -17086,7 +17110,7 @@ async function findByDigest(dir, index, digest, depth = 0) {
 async function readOciLayout(dir, options = {}) {
   let index;
   try {
-    index = JSON.parse(await (0, import_promises36.readFile)((0, import_node_path24.join)(dir, "index.json"), "utf8"));
+    index = JSON.parse(await (0, import_promises36.readFile)((0, import_node_path25.join)(dir, "index.json"), "utf8"));
   } catch (err) {
     const missing = err.code === "ENOENT";
     throw new OciLayoutError(
@@ -17164,15 +17188,15 @@ async function importOciLayoutBlobs(dir, image, store) {
   const all = [image.manifestDescriptor, image.manifest.config, ...image.manifest.layers];
   for (const desc of all) {
     if (await store.has(desc.digest)) continue;
-    const path27 = layoutBlobPath(dir, desc.digest);
-    const st = await (0, import_promises36.stat)(path27).catch(() => void 0);
+    const path28 = layoutBlobPath(dir, desc.digest);
+    const st = await (0, import_promises36.stat)(path28).catch(() => void 0);
     if (!st) {
       throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing blob ${desc.digest} (${desc.mediaType}) at blobs/sha256/${digestHex(desc.digest)}.`, {
         data: { dir, digest: desc.digest }
       });
     }
     try {
-      await store.put((0, import_node_fs22.createReadStream)(path27), { expected: desc.digest, size: desc.size });
+      await store.put((0, import_node_fs23.createReadStream)(path28), { expected: desc.digest, size: desc.size });
     } catch (err) {
       throw new OciLayoutError("E_OCI_LAYOUT_DIGEST_MISMATCH", `OCI layout ${dir}: blob ${desc.digest} does not match its digest or size (${err.message}).`, {
         cause: err,
@@ -17218,7 +17242,7 @@ var ImageSources = class {
     const named = this.namedContext(ref, normalizedRef);
     const wanted = { os: platform.os, architecture: platform.architecture, ...platform.variant ? { variant: platform.variant } : {} };
     if (named?.kind === "oci-layout") {
-      const dir = import_node_path25.default.resolve(named.dir);
+      const dir = import_node_path26.default.resolve(named.dir);
       const img2 = await readOciLayout(dir, { ...named.tag ? { tag: named.tag } : {}, ...named.digest ? { digest: named.digest } : {}, platform: wanted });
       await importOciLayoutBlobs(dir, img2, this.store);
       return { config: img2.config, layers: withDiffIds(img2.config, img2.layers), manifestDigest: img2.manifestDigest, source: `oci-layout://${dir}` };
@@ -17240,15 +17264,15 @@ function withDiffIds(config, layers) {
 }
 
 // packages/builder/src/solve/run-step.ts
-var import_node_crypto21 = require("node:crypto");
+var import_node_crypto22 = require("node:crypto");
 var import_node_child_process11 = require("node:child_process");
 var import_promises37 = require("node:fs/promises");
 var import_node_util5 = require("node:util");
 var import_node_os9 = __toESM(require("node:os"), 1);
-var import_node_path27 = __toESM(require("node:path"), 1);
+var import_node_path28 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/solve/image-config.ts
-var import_node_path26 = __toESM(require("node:path"), 1);
+var import_node_path27 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/solve/go-format.ts
 function goList(values) {
@@ -17367,8 +17391,8 @@ function applyUser(img, user) {
   addHistory(img, `USER ${user}`, { layer: false });
 }
 function normalizeWorkdir2(current, requested) {
-  const joined = requested.startsWith("/") ? requested : import_node_path26.default.posix.join(current || "/", requested);
-  return import_node_path26.default.posix.normalize("/" + joined).replace(/(.)\/$/, "$1");
+  const joined = requested.startsWith("/") ? requested : import_node_path27.default.posix.join(current || "/", requested);
+  return import_node_path27.default.posix.normalize("/" + joined).replace(/(.)\/$/, "$1");
 }
 function withShell(img, script) {
   const shell = img.config?.Shell?.length ? img.config.Shell : DEFAULT_SHELL;
@@ -17458,7 +17482,7 @@ function runCommand(ins, shell) {
     if (only && ins.heredocs.length === 1) {
       const data = first.chomp ? chompHeredocContent(first.content) : first.content;
       if (data.startsWith("#!")) {
-        return { args: shell(import_node_path27.default.posix.join(PIPES_DIR, first.name)), inlineFile: { name: first.name, data } };
+        return { args: shell(import_node_path28.default.posix.join(PIPES_DIR, first.name)), inlineFile: { name: first.name, data } };
       }
       script = data;
     } else {
@@ -17540,11 +17564,11 @@ function runStep(deps) {
   };
 }
 async function inlineFileMount(file2, cleanup) {
-  const dir = await (0, import_promises37.mkdtemp)(import_node_path27.default.join(import_node_os9.default.tmpdir(), "build-image-pipes-"));
+  const dir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(import_node_os9.default.tmpdir(), "build-image-pipes-"));
   cleanup.push(() => (0, import_promises37.rm)(dir, { recursive: true, force: true }));
   await (0, import_promises37.chmod)(dir, 493);
-  await (0, import_promises37.writeFile)(import_node_path27.default.join(dir, file2.name), file2.data, { mode: 493 });
-  await (0, import_promises37.chmod)(import_node_path27.default.join(dir, file2.name), 493);
+  await (0, import_promises37.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
+  await (0, import_promises37.chmod)(import_node_path28.default.join(dir, file2.name), 493);
   return { type: "bind", source: dir, target: PIPES_DIR, readonly: true };
 }
 async function mountKeyPart(ctx, deps, m) {
@@ -17563,13 +17587,13 @@ async function mountKeyPart(ctx, deps, m) {
   }
 }
 function cacheId(m) {
-  return m.id || import_node_path27.default.posix.normalize(m.target).replace(/(.)\/+$/, "$1");
+  return m.id || import_node_path28.default.posix.normalize(m.target).replace(/(.)\/+$/, "$1");
 }
 function secretId(m) {
-  return m.id || import_node_path27.default.posix.basename(m.target);
+  return m.id || import_node_path28.default.posix.basename(m.target);
 }
 function cacheMountHostDir(cacheMountsDir, id) {
-  return import_node_path27.default.join(cacheMountsDir, (0, import_node_crypto21.createHash)("sha256").update(id).digest("hex"));
+  return import_node_path28.default.join(cacheMountsDir, (0, import_node_crypto22.createHash)("sha256").update(id).digest("hex"));
 }
 async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
   switch (m.type) {
@@ -17584,7 +17608,7 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
       if (sharing === "locked") unlock.push(await lock(hostDir));
       if (sharing === "private" && locks.has(hostDir)) {
-        hostDir = await (0, import_promises37.mkdtemp)(import_node_path27.default.join(deps.cacheMountsDir, "private-"));
+        hostDir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(deps.cacheMountsDir, "private-"));
         cleanup.push(() => (0, import_promises37.rm)(hostDir, { recursive: true, force: true }));
       } else if (sharing === "private") {
         unlock.push(await lock(hostDir));
@@ -18043,7 +18067,7 @@ function stepIdentity(project, stage, step) {
 // packages/builder/src/solve/source-roots.ts
 var import_promises38 = require("node:fs/promises");
 var import_node_os10 = __toESM(require("node:os"), 1);
-var import_node_path28 = __toESM(require("node:path"), 1);
+var import_node_path29 = __toESM(require("node:path"), 1);
 var SourceRoots = class {
   constructor(contextDir, dockerfilePath, namedLocalDirs, statCache) {
     this.contextDir = contextDir;
@@ -18065,7 +18089,7 @@ var SourceRoots = class {
   local(name) {
     let p = this.namedLocal.get(name);
     if (!p) {
-      p = loadContext(import_node_path28.default.resolve(this.namedLocalDirs.get(name)), { patterns: [] });
+      p = loadContext(import_node_path29.default.resolve(this.namedLocalDirs.get(name)), { patterns: [] });
       this.namedLocal.set(name, p);
     }
     return p;
@@ -18083,13 +18107,13 @@ var SourceRoots = class {
       case "context":
         return { dir: this.contextDir, context: () => this.main(), preserveOwner: false };
       case "scratch": {
-        const dir = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-scratch-"));
+        const dir = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os10.default.tmpdir(), "build-image-scratch-"));
         cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
         return { dir, context: () => loadContext(dir, { patterns: [] }), preserveOwner: true };
       }
       case "image": {
         if (this.namedLocalDirs.has(source.ref)) {
-          const dir = import_node_path28.default.resolve(this.namedLocalDirs.get(source.ref));
+          const dir = import_node_path29.default.resolve(this.namedLocalDirs.get(source.ref));
           return { dir, context: () => this.local(source.ref), preserveOwner: false };
         }
         const img = await ctx.solver.options.images.resolve(source.ref, source.normalizedRef, ctx.stage.platform);
@@ -18145,12 +18169,12 @@ var SourceRoots = class {
     }
     const context = await root.context();
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true, location: ctx.step.location });
-    const out = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-bind-"));
+    const out = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os10.default.tmpdir(), "build-image-bind-"));
     cleanup.push(() => (0, import_promises38.rm)(out, { recursive: true, force: true }));
     const only = selection.sources[0]?.matches[0];
     if (selection.sources.length === 1 && selection.sources[0].matches.length === 1 && only && only.entries.length === 1 && only.entries[0].entry.type === "file") {
       await copyIntoRoot({ srcRoot: root.dir, src: "/" + only.resolved, destRoot: out, dest: "/file", copyDirContents: true, followSymlinks: true, preserveOwner: false });
-      return import_node_path28.default.join(out, "file");
+      return import_node_path29.default.join(out, "file");
     }
     for (const src of selection.sources) {
       for (const match of src.matches) {
@@ -18192,13 +18216,13 @@ function workdirStep() {
 // packages/builder/src/solve/setup.ts
 async function setupBuild(options, emit, warn, mode) {
   const now = options.now ?? Date.now;
-  const contextDir = import_node_path29.default.resolve(options.context);
-  const file2 = options.file !== void 0 ? import_node_path29.default.resolve(options.file) : import_node_path29.default.join(contextDir, "Dockerfile");
+  const contextDir = import_node_path30.default.resolve(options.context);
+  const file2 = options.file !== void 0 ? import_node_path30.default.resolve(options.file) : import_node_path30.default.join(contextDir, "Dockerfile");
   const fileLabel = options.file ?? "Dockerfile";
   const text = options.dockerfile ?? await (0, import_promises39.readFile)(file2, "utf8").catch((e) => {
     throw new BuildError("E_DOCKERFILE_NOT_FOUND", `cannot read Dockerfile ${file2}: ${e.code === "ENOENT" ? "no such file" : e.message}`, { cause: e, data: { file: file2 } });
   });
-  const cacheDir = import_node_path29.default.resolve(options.cacheDir ?? resolveCacheDir());
+  const cacheDir = import_node_path30.default.resolve(options.cacheDir ?? resolveCacheDir());
   await (0, import_promises39.mkdir)(cacheDir, { recursive: true });
   const store = new ContentStore({ root: cacheDir });
   const index = new CacheIndex(store);
@@ -18236,7 +18260,7 @@ async function setupBuild(options, emit, warn, mode) {
   );
   const graph = createBuildGraph(tree, { ...graphOptions, imageConfigs });
   if (!mode.plan) emit({ v: 1, type: "build-start", time: now(), dockerfile: fileLabel, ...options.target ? { target: options.target } : {}, platform: graph.platform.target.string });
-  const mountsDir = import_node_path29.default.join(cacheDir, "mounts");
+  const mountsDir = import_node_path30.default.join(cacheDir, "mounts");
   const mountIds = /* @__PURE__ */ new Set();
   for (const stage of graph.stages) for (const step of stage.steps) for (const m of step.mounts ?? []) if (m.type === "cache") mountIds.add(cacheId(m));
   const cacheMounts = [...mountIds].map((id) => ({ id, dir: cacheMountHostDir(mountsDir, id) }));
@@ -18245,9 +18269,9 @@ async function setupBuild(options, emit, warn, mode) {
     for (const w of imported.warnings) warn(`cache import ${imported.cache}: ${w.message}`);
     if (imported.found) emit({ v: 1, type: "log", time: now(), level: "info", message: `imported ${imported.entries} cache entries from ${imported.cache}` });
   }
-  const snapshotter = await createSnapshotter({ root: import_node_path29.default.join(cacheDir, "snapshots"), mode: options.snapshotter ?? "auto" });
+  const snapshotter = await createSnapshotter({ root: import_node_path30.default.join(cacheDir, "snapshots"), mode: options.snapshotter ?? "auto" });
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => void 0);
-  const namedLocal = new Map([...named.values()].filter((c) => c.kind === "local").map((c) => [c.name, import_node_path29.default.resolve(c.dir)]));
+  const namedLocal = new Map([...named.values()].filter((c) => c.kind === "local").map((c) => [c.name, import_node_path30.default.resolve(c.dir)]));
   const roots = new SourceRoots(contextDir, options.dockerfile === void 0 ? file2 : void 0, namedLocal, statCache);
   const solver = new Solver({
     store,
@@ -18257,11 +18281,11 @@ async function setupBuild(options, emit, warn, mode) {
     graph,
     dockerfileText: text,
     emit,
-    projectId: (0, import_node_crypto22.createHash)("sha256").update(`${contextDir}\0${file2}`).digest("hex").slice(0, 16),
+    projectId: (0, import_node_crypto23.createHash)("sha256").update(`${contextDir}\0${file2}`).digest("hex").slice(0, 16),
     layerOps: {
       RUN: runStep({
         // Constructing it starts nothing; a plan only asks RUN for its key parts.
-        executor: new RuncExecutor({ stateDir: import_node_path29.default.join(cacheDir, "runtime"), runtime: options.ociRuntime ?? "runc" }),
+        executor: new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? "runc" }),
         mounts: roots,
         secrets: new Map(Object.entries(options.secrets ?? {})),
         ssh: new Map(Object.entries(options.ssh ?? {})),
@@ -18396,12 +18420,12 @@ async function writeOutputs(image, store, registry, options) {
         const names = spec.names.length ? spec.names : tags;
         const dest = spec.dest ?? "-";
         if (!spec.tar) {
-          await exportOciLayout(image, store, import_node_path30.default.resolve(dest), { names });
-          results.push({ type: spec.type, destination: import_node_path30.default.resolve(dest), digest: image.manifestDescriptor.digest });
+          await exportOciLayout(image, store, import_node_path31.default.resolve(dest), { names });
+          results.push({ type: spec.type, destination: import_node_path31.default.resolve(dest), digest: image.manifestDescriptor.digest });
           break;
         }
-        if (dest !== "-") await (0, import_promises40.mkdir)(import_node_path30.default.dirname(import_node_path30.default.resolve(dest)), { recursive: true });
-        const target = dest === "-" ? process.stdout : import_node_path30.default.resolve(dest);
+        if (dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(dest)), { recursive: true });
+        const target = dest === "-" ? process.stdout : import_node_path31.default.resolve(dest);
         if (spec.type === "oci") {
           await exportOciTar(image, store, target, { names });
           results.push({ type: "oci", destination: dest, digest: image.manifestDescriptor.digest });
@@ -18412,14 +18436,14 @@ async function writeOutputs(image, store, registry, options) {
         break;
       }
       case "local": {
-        const dest = import_node_path30.default.resolve(spec.dest);
+        const dest = import_node_path31.default.resolve(spec.dest);
         await exportRootfs(image, store, dest);
         results.push({ type: "local", destination: dest });
         break;
       }
       case "tar": {
-        if (spec.dest !== "-") await (0, import_promises40.mkdir)(import_node_path30.default.dirname(import_node_path30.default.resolve(spec.dest)), { recursive: true });
-        const dest = spec.dest === "-" ? process.stdout : import_node_path30.default.resolve(spec.dest);
+        if (spec.dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(spec.dest)), { recursive: true });
+        const dest = spec.dest === "-" ? process.stdout : import_node_path31.default.resolve(spec.dest);
         await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {});
         results.push({ type: "tar", destination: spec.dest });
         break;
@@ -18591,11 +18615,11 @@ var run4 = (0, import_node_util6.promisify)(import_node_child_process13.execFile
 // action/src/run.ts
 var import_promises41 = require("node:fs/promises");
 var import_node_os13 = __toESM(require("node:os"));
-var import_node_path31 = __toESM(require("node:path"));
+var import_node_path32 = __toESM(require("node:path"));
 
 // action/src/commands.ts
-var import_node_crypto23 = require("node:crypto");
-var import_node_fs23 = require("node:fs");
+var import_node_crypto24 = require("node:crypto");
+var import_node_fs24 = require("node:fs");
 var import_node_os12 = require("node:os");
 function escapeData(s) {
   return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
@@ -18609,14 +18633,14 @@ function setOutput(env, write, name, value) {
     write(`::set-output name=${name}::${escapeData(value)}${import_node_os12.EOL}`);
     return;
   }
-  const delimiter = `ghadelimiter_${(0, import_node_crypto23.randomUUID)()}`;
+  const delimiter = `ghadelimiter_${(0, import_node_crypto24.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`output ${name} contains the delimiter ${delimiter}`);
-  (0, import_node_fs23.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os12.EOL}${value}${import_node_os12.EOL}${delimiter}${import_node_os12.EOL}`, "utf8");
+  (0, import_node_fs24.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os12.EOL}${value}${import_node_os12.EOL}${delimiter}${import_node_os12.EOL}`, "utf8");
 }
 function appendSummary(env, markdown) {
   const file2 = env.GITHUB_STEP_SUMMARY;
   if (!file2) return false;
-  (0, import_node_fs23.appendFileSync)(file2, markdown, "utf8");
+  (0, import_node_fs24.appendFileSync)(file2, markdown, "utf8");
   return true;
 }
 
@@ -18670,7 +18694,7 @@ var UNSUPPORTED = {
   "no-cache-filters": "use no-cache: true (per-stage no-cache is not supported yet)"
 };
 async function secretFile(dir, id, value) {
-  const file2 = import_node_path31.default.join(dir, id.replace(/[^A-Za-z0-9_.-]/g, "_"));
+  const file2 = import_node_path32.default.join(dir, id.replace(/[^A-Za-z0-9_.-]/g, "_"));
   await (0, import_promises41.writeFile)(file2, value, { mode: 384 });
   return file2;
 }
@@ -18693,7 +18717,7 @@ async function readInputs(env, io) {
   if (/^(https?:\/\/|git@|git:\/\/)/.test(contextInput) || contextInput.includes("{{defaultContext}}")) {
     throw new InputError(`Input "context" is a Git context (${contextInput}), which is not supported yet: check the repository out with actions/checkout and use a path (context: .)`);
   }
-  const context = import_node_path31.default.resolve(io.cwd, contextInput);
+  const context = import_node_path32.default.resolve(io.cwd, contextInput);
   const file2 = getInput(env, "file");
   const platforms2 = getInputList(env, "platforms");
   if (platforms2.length > 1) {
@@ -18709,7 +18733,7 @@ async function readInputs(env, io) {
     } else buildArgs[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const labels = Object.fromEntries(getInputList(env, "labels", { ignoreComma: true }).map((l) => keyValue(l, "labels")));
-  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path31.default.join(env.RUNNER_TEMP || import_node_os13.default.tmpdir(), "build-image-secrets-"));
+  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os13.default.tmpdir(), "build-image-secrets-"));
   const cleanup = () => (0, import_promises41.rm)(secretsDir, { recursive: true, force: true });
   const secrets = {};
   try {
@@ -18719,7 +18743,7 @@ async function readInputs(env, io) {
     }
     for (const item of getInputList(env, "secret-files", { ignoreComma: true })) {
       const [id, file3] = keyValue(item, "secret-files");
-      secrets[id] = { file: import_node_path31.default.resolve(io.cwd, file3) };
+      secrets[id] = { file: import_node_path32.default.resolve(io.cwd, file3) };
     }
     for (const item of getInputList(env, "secret-envs")) {
       const [id, name] = keyValue(item, "secret-envs");
@@ -18742,7 +18766,7 @@ async function readInputs(env, io) {
   if (epoch !== void 0 && epoch !== "" && !/^[0-9]+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
   const options = {
     context,
-    ...file2 ? { file: import_node_path31.default.resolve(io.cwd, file2) } : {},
+    ...file2 ? { file: import_node_path32.default.resolve(io.cwd, file2) } : {},
     tags: getInputList(env, "tags"),
     buildArgs,
     labels,

@@ -6,7 +6,7 @@
  * namespace, so it needs a real entry file, not vitest's module graph).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { build, type BuildOptions, type BuildResult } from '@build-image/builder';
 import type { ProgressEvent } from '../../packages/builder/src/progress/events.js';
+import { tmpfsStateDir } from '../../packages/builder/src/executor/index.js';
 import { makeBusyboxImage } from './busybox-image.js';
 import { makeTempDir, writeTree, type Tree } from './tmp.js';
 
@@ -271,6 +272,16 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /** Container ids runc still knows under `stateDir`. */
+/**
+ * The `runc --root` a build with `cacheDir` used (its tmpfs state dir, as this machine has
+ * /dev/shm). Asserted to exist, so a check of it can never pass by looking in the wrong place.
+ */
+export function runcRoot(cacheDir: string): string {
+  const root = path.join(tmpfsStateDir(cacheDir), 'runc');
+  if (!existsSync(root)) throw new Error(`no runc state dir at ${root}: did the build run a RUN step?`);
+  return root;
+}
+
 export async function runcContainers(stateDir: string): Promise<string[]> {
   try {
     const { stdout } = await execFileP('runc', ['--root', stateDir, 'list', '-q']);

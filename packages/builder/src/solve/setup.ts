@@ -10,7 +10,7 @@ import { CacheIndex, ContentStore, resolveCacheDir } from '@build-image/cache';
 import { BuildError } from '@build-image/errors';
 import { createBuildGraph, listBaseImages, parseDockerfile, type BuildGraph, type ImageConfigInfo } from '@build-image/parser';
 import { StatCache } from '../context/index.js';
-import { RuncExecutor } from '../executor/index.js';
+import { RuncExecutor, runtimeStateDir } from '../executor/index.js';
 import { hostPlatformString } from '../platform.js';
 import type { ProgressListener } from '../progress/events.js';
 import { DockerConfigCredentialStore, RegistryClient, type RegistryClientOptions } from '../registry/index.js';
@@ -128,7 +128,7 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
     layerOps: {
       RUN: runStep({
         // Constructing it starts nothing; a plan only asks RUN for its key parts.
-        executor: new RuncExecutor({ stateDir: path.join(cacheDir, 'runtime'), runtime: options.ociRuntime ?? 'runc' }),
+        executor: new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? 'runc' }),
         mounts: roots,
         secrets: new Map(Object.entries(options.secrets ?? {})),
         ssh: new Map(Object.entries(options.ssh ?? {})),
