@@ -13,6 +13,7 @@
 // As a module: `import { runBench } from './bench/run-bench.mjs'` → the same object `--json` prints.
 import { execFile, spawn } from 'node:child_process';
 import { measureRuntimeFloor } from './lib/runtime-floor.mjs';
+import { median } from './lib/stats.mjs';
 import { mkdir, readFile, rm, symlink, writeFile, cp } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,12 +25,6 @@ const casesRoot = path.resolve(repoRoot, '../shared/bench-cases');
 const workDir = path.join(repoRoot, 'bench/.work/run-bench');
 export const CASES = ['run0', 'run20', 'write20'];
 const STEPS = 20;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Bundles the CLI (workspace packages from source, third-party packages external). */
 async function bundleCli() {

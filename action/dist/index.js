@@ -2207,7 +2207,7 @@ var require_extract = __commonJS({
 // node_modules/tar-stream/constants.js
 var require_constants = __commonJS({
   "node_modules/tar-stream/constants.js"(exports2, module2) {
-    var constants2 = {
+    var constants3 = {
       // just for envs without fs
       S_IFMT: 61440,
       S_IFDIR: 16384,
@@ -2217,9 +2217,9 @@ var require_constants = __commonJS({
       S_IFLNK: 40960
     };
     try {
-      module2.exports = require("fs").constants || constants2;
+      module2.exports = require("fs").constants || constants3;
     } catch {
-      module2.exports = constants2;
+      module2.exports = constants3;
     }
   }
 });
@@ -2229,7 +2229,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
     var { Readable: Readable12, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants2 = require_constants();
+    var constants3 = require_constants();
     var headers = require_headers();
     var DMODE = 493;
     var FMODE = 420;
@@ -2432,16 +2432,16 @@ var require_pack = __commonJS({
       return new Pack(opts);
     };
     function modeToType(mode) {
-      switch (mode & constants2.S_IFMT) {
-        case constants2.S_IFBLK:
+      switch (mode & constants3.S_IFMT) {
+        case constants3.S_IFBLK:
           return "block-device";
-        case constants2.S_IFCHR:
+        case constants3.S_IFCHR:
           return "character-device";
-        case constants2.S_IFDIR:
+        case constants3.S_IFDIR:
           return "directory";
-        case constants2.S_IFIFO:
+        case constants3.S_IFIFO:
           return "fifo";
-        case constants2.S_IFLNK:
+        case constants3.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -15219,7 +15219,7 @@ while (1) {
     my $buf = '';
     while (1) { my $r = sysread($rd, $buf, 32); last if defined $r; last unless $!{EINTR}; }
     close $rd;
-    answer($buf eq '' ? "0 $pid" : $buf);
+    answer($buf eq '' ? "0 $pid" : "$buf $pid");
   } else {
     answer(22);
   }
@@ -15230,10 +15230,12 @@ var pending = [];
 var received = "";
 var exits = /* @__PURE__ */ new Map();
 var exitWaiters = /* @__PURE__ */ new Map();
+function unsupported2() {
+  return process.env.BUILD_IMAGE_HOST_HELPER === "0" || !SYSCALLS[process.arch];
+}
 function start() {
-  if (process.env.BUILD_IMAGE_HOST_HELPER === "0") return null;
+  if (unsupported2()) return null;
   const nr = SYSCALLS[process.arch];
-  if (!nr) return null;
   let child;
   try {
     child = (0, import_node_child_process3.spawn)("perl", ["-e", SCRIPT, String(nr.mount), String(nr.umount2)], { stdio: ["pipe", "pipe", "ignore"] });
@@ -15307,7 +15309,6 @@ function helperMount(source, target, type, data, cwd = "") {
 function helperUnmount(target, flags = 0) {
   return requestErrno(["umount", target, String(flags)]);
 }
-var Errno = { ENOENT: 2, EBUSY: 16, EINVAL: 22 };
 var outputServer;
 function startOutputServer() {
   return new Promise((resolve5) => {
@@ -15405,7 +15406,7 @@ function signalName(n) {
   return Object.entries(import_node_os4.default.constants.signals).find(([, v]) => v === n)?.[0] ?? "SIGKILL";
 }
 async function helperSpawn(argv, cwd) {
-  if (argv.length === 0 || helper === null || process.env.BUILD_IMAGE_HOST_HELPER === "0" || !SYSCALLS[process.arch]) return void 0;
+  if (argv.length === 0 || helper === null || unsupported2()) return void 0;
   const out = await (outputServer ??= startOutputServer());
   if (!out) return void 0;
   const token = (0, import_node_crypto13.randomBytes)(16).toString("hex");
@@ -15420,6 +15421,7 @@ async function helperSpawn(argv, cwd) {
   if (errno2 !== "0") {
     for (const n of names) out.waiting.delete(n);
     holdServer(out, -1);
+    if (pidText) void waitExit(Number(pidText));
     return void 0;
   }
   const child = new HelperChild(Number(pidText), sinks[0], sinks[1]);
@@ -15857,6 +15859,7 @@ var import_node_util3 = require("node:util");
 // packages/builder/src/snapshot/mount.ts
 var import_node_child_process6 = require("node:child_process");
 var import_node_util2 = require("node:util");
+var import_node_os7 = require("node:os");
 var run = (0, import_node_util2.promisify)(import_node_child_process6.execFile);
 var MountError2 = class extends BuildError {
   name = "MountError";
@@ -15879,8 +15882,9 @@ async function mountOverlay(target, options, cwd) {
 async function unmount(target) {
   for (let i = 0; i < 10; i++) {
     const errno2 = await helperUnmount(target);
-    if (errno2 === 0 || errno2 === Errno.EINVAL || errno2 === Errno.ENOENT) return;
-    if (errno2 !== Errno.EBUSY) {
+    const { EINVAL, ENOENT, EBUSY } = import_node_os7.constants.errno;
+    if (errno2 === 0 || errno2 === EINVAL || errno2 === ENOENT) return;
+    if (errno2 !== EBUSY) {
       try {
         await run("umount", [target]);
         return;
@@ -16456,7 +16460,7 @@ var CopySnapshot = class {
 var import_node_crypto20 = require("node:crypto");
 var import_node_fs21 = require("node:fs");
 var import_promises31 = require("node:fs/promises");
-var import_node_os7 = __toESM(require("node:os"), 1);
+var import_node_os8 = __toESM(require("node:os"), 1);
 var import_node_path22 = __toESM(require("node:path"), 1);
 var probed = /* @__PURE__ */ new Map();
 var PROBE_FILE = "overlay-probe.json";
@@ -16468,7 +16472,7 @@ function probeIdentity(root, rootless) {
   }
   const st = (0, import_node_fs21.statSync)(root);
   const fsType = (0, import_node_fs21.statfsSync)(root).type;
-  return JSON.stringify({ v: 1, kernel: import_node_os7.default.release(), dev: st.dev, ino: st.ino, fsType, uid: process.geteuid?.() ?? -1, rootless, caps });
+  return JSON.stringify({ v: 1, kernel: import_node_os8.default.release(), dev: st.dev, ino: st.ino, fsType, uid: process.geteuid?.() ?? -1, rootless, caps });
 }
 function rememberedWorks(root, identity) {
   try {
@@ -16535,7 +16539,7 @@ var import_node_child_process10 = require("node:child_process");
 var import_node_crypto21 = require("node:crypto");
 var import_node_fs22 = require("node:fs");
 var import_promises34 = require("node:fs/promises");
-var import_node_os8 = __toESM(require("node:os"), 1);
+var import_node_os9 = __toESM(require("node:os"), 1);
 var import_node_path24 = __toESM(require("node:path"), 1);
 var import_node_stream13 = require("node:stream");
 var import_promises35 = require("node:stream/promises");
@@ -16946,7 +16950,7 @@ function createdBy(ins) {
 }
 async function writeHeredocs(ins, cleanup) {
   if (!ins.heredocSources.length) return [];
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os8.default.tmpdir(), "build-image-heredoc-"));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-heredoc-"));
   cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   const out = [];
   for (const h of ins.heredocSources) {
@@ -16959,7 +16963,7 @@ async function writeHeredocs(ins, cleanup) {
   return out;
 }
 async function download(url, checksum, cleanup, ctx) {
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os8.default.tmpdir(), "build-image-add-"));
+  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-add-"));
   cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
   let name = "__unnamed__";
   try {
@@ -17268,7 +17272,7 @@ var import_node_crypto22 = require("node:crypto");
 var import_node_child_process11 = require("node:child_process");
 var import_promises37 = require("node:fs/promises");
 var import_node_util5 = require("node:util");
-var import_node_os9 = __toESM(require("node:os"), 1);
+var import_node_os10 = __toESM(require("node:os"), 1);
 var import_node_path28 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/solve/image-config.ts
@@ -17564,7 +17568,7 @@ function runStep(deps) {
   };
 }
 async function inlineFileMount(file2, cleanup) {
-  const dir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(import_node_os9.default.tmpdir(), "build-image-pipes-"));
+  const dir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-pipes-"));
   cleanup.push(() => (0, import_promises37.rm)(dir, { recursive: true, force: true }));
   await (0, import_promises37.chmod)(dir, 493);
   await (0, import_promises37.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
@@ -18066,7 +18070,7 @@ function stepIdentity(project, stage, step) {
 
 // packages/builder/src/solve/source-roots.ts
 var import_promises38 = require("node:fs/promises");
-var import_node_os10 = __toESM(require("node:os"), 1);
+var import_node_os11 = __toESM(require("node:os"), 1);
 var import_node_path29 = __toESM(require("node:path"), 1);
 var SourceRoots = class {
   constructor(contextDir, dockerfilePath, namedLocalDirs, statCache) {
@@ -18107,7 +18111,7 @@ var SourceRoots = class {
       case "context":
         return { dir: this.contextDir, context: () => this.main(), preserveOwner: false };
       case "scratch": {
-        const dir = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os10.default.tmpdir(), "build-image-scratch-"));
+        const dir = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-scratch-"));
         cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
         return { dir, context: () => loadContext(dir, { patterns: [] }), preserveOwner: true };
       }
@@ -18169,7 +18173,7 @@ var SourceRoots = class {
     }
     const context = await root.context();
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true, location: ctx.step.location });
-    const out = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os10.default.tmpdir(), "build-image-bind-"));
+    const out = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-bind-"));
     cleanup.push(() => (0, import_promises38.rm)(out, { recursive: true, force: true }));
     const only = selection.sources[0]?.matches[0];
     if (selection.sources.length === 1 && selection.sources[0].matches.length === 1 && only && only.entries.length === 1 && only.entries[0].entry.type === "file") {
@@ -18541,7 +18545,7 @@ function humanSize(bytes) {
 }
 
 // packages/builder/src/rootless/userns.ts
-var import_node_os11 = require("node:os");
+var import_node_os12 = require("node:os");
 var import_node_child_process12 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
@@ -18594,7 +18598,7 @@ function runInUserNamespace(entryModule, args, options = {}) {
         reject(new UserNamespaceError(`${own.trim()}. ${explainUnshareFailure(own, user)}`, { stderr: own }));
         return;
       }
-      resolve5(code ?? 128 + (signal ? import_node_os11.constants.signals[signal] ?? 9 : 0));
+      resolve5(code ?? 128 + (signal ? import_node_os12.constants.signals[signal] ?? 9 : 0));
     });
   });
 }
@@ -18614,28 +18618,28 @@ var run4 = (0, import_node_util6.promisify)(import_node_child_process13.execFile
 
 // action/src/run.ts
 var import_promises41 = require("node:fs/promises");
-var import_node_os13 = __toESM(require("node:os"));
+var import_node_os14 = __toESM(require("node:os"));
 var import_node_path32 = __toESM(require("node:path"));
 
 // action/src/commands.ts
 var import_node_crypto24 = require("node:crypto");
 var import_node_fs24 = require("node:fs");
-var import_node_os12 = require("node:os");
+var import_node_os13 = require("node:os");
 function escapeData(s) {
   return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
 function issue(write, kind, message) {
-  write(`::${kind}::${escapeData(message)}${import_node_os12.EOL}`);
+  write(`::${kind}::${escapeData(message)}${import_node_os13.EOL}`);
 }
 function setOutput(env, write, name, value) {
   const file2 = env.GITHUB_OUTPUT;
   if (!file2) {
-    write(`::set-output name=${name}::${escapeData(value)}${import_node_os12.EOL}`);
+    write(`::set-output name=${name}::${escapeData(value)}${import_node_os13.EOL}`);
     return;
   }
   const delimiter = `ghadelimiter_${(0, import_node_crypto24.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`output ${name} contains the delimiter ${delimiter}`);
-  (0, import_node_fs24.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os12.EOL}${value}${import_node_os12.EOL}${delimiter}${import_node_os12.EOL}`, "utf8");
+  (0, import_node_fs24.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os13.EOL}${value}${import_node_os13.EOL}${delimiter}${import_node_os13.EOL}`, "utf8");
 }
 function appendSummary(env, markdown) {
   const file2 = env.GITHUB_STEP_SUMMARY;
@@ -18733,7 +18737,7 @@ async function readInputs(env, io) {
     } else buildArgs[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const labels = Object.fromEntries(getInputList(env, "labels", { ignoreComma: true }).map((l) => keyValue(l, "labels")));
-  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os13.default.tmpdir(), "build-image-secrets-"));
+  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os14.default.tmpdir(), "build-image-secrets-"));
   const cleanup = () => (0, import_promises41.rm)(secretsDir, { recursive: true, force: true });
   const secrets = {};
   try {

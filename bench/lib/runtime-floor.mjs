@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { median } from './stats.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -19,12 +20,6 @@ const execFileP = promisify(execFile);
 export const FLOOR_COMMANDS = {
   runTrue: ['/bin/sh', '-c', 'true'],
   write1MiB: ['/bin/sh', '-c', 'head -c 1048576 /dev/urandom > /w1.bin'],
-};
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 /**

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
 import { MountError, mountOverlay, unmount } from '../src/snapshot/index.js';
-import { Errno, helperMount, helperSpawn, helperUnmount, type HelperChild } from '../src/host-helper/index.js';
+import { constants } from 'node:os';
+import { helperMount, helperSpawn, helperUnmount, type HelperChild } from '../src/host-helper/index.js';
 import { mountsUnder } from './executor-helpers.js';
 
 afterAll(cleanupTempDirs);
@@ -35,7 +36,7 @@ describe.skipIf(!isRoot)('syscall helper', () => {
     expect(mountsUnder(tmp)).toEqual([]);
     expect(readFileSync(path.join(tmp, 'upper/new'), 'utf8')).toBe('N');
     // Not mounted any more: EINVAL, which unmount() treats as done.
-    expect(await helperUnmount(merged)).toBe(Errno.EINVAL);
+    expect(await helperUnmount(merged)).toBe(constants.errno.EINVAL);
     await unmount(merged);
   });
 
@@ -49,7 +50,7 @@ describe.skipIf(!isRoot)('syscall helper', () => {
 
   it('answers a failing mount with its errno, and mountOverlay then reports util-linux\'s message', async () => {
     const { tmp, merged } = await overlayDirs();
-    expect(await helperMount('overlay', merged, 'overlay', `lowerdir=${tmp}/missing`)).toBe(Errno.ENOENT);
+    expect(await helperMount('overlay', merged, 'overlay', `lowerdir=${tmp}/missing`)).toBe(constants.errno.ENOENT);
     const err = await mountOverlay(merged, `lowerdir=${tmp}/missing,upperdir=${tmp}/upper,workdir=${tmp}/work`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MountError);
     expect((err as MountError).message).toMatch(/Could not mount an overlay at .*merged: mount: /);

@@ -94,7 +94,7 @@ while (1) {
     my $buf = '';
     while (1) { my $r = sysread($rd, $buf, 32); last if defined $r; last unless $!{EINTR}; }
     close $rd;
-    answer($buf eq '' ? "0 $pid" : $buf);
+    answer($buf eq '' ? "0 $pid" : "$buf $pid");
   } else {
     answer(22);
   }
@@ -110,10 +110,14 @@ let received = '';
 const exits = new Map<number, number>();
 const exitWaiters = new Map<number, (status: number) => void>();
 
+/** Switched off, or no syscall numbers for this architecture: callers use the binaries. */
+function unsupported(): boolean {
+  return process.env.BUILD_IMAGE_HOST_HELPER === '0' || !SYSCALLS[process.arch];
+}
+
 function start(): Helper | null {
-  if (process.env.BUILD_IMAGE_HOST_HELPER === '0') return null;
-  const nr = SYSCALLS[process.arch];
-  if (!nr) return null;
+  if (unsupported()) return null;
+  const nr = SYSCALLS[process.arch]!;
   let child: Helper;
   try {
     child = spawn('perl', ['-e', SCRIPT, String(nr.mount), String(nr.umount2)], { stdio: ['pipe', 'pipe', 'ignore'] });
@@ -203,8 +207,6 @@ export function helperUnmount(target: string, flags = 0): Promise<number> {
   return requestErrno(['umount', target, String(flags)]);
 }
 
-/** Errno values the callers tell apart. */
-export const Errno = { ENOENT: 2, EBUSY: 16, EINVAL: 22 } as const;
 
 /** The Unix socket spawned children connect their output to, with the streams awaiting them. */
 interface OutputServer {
@@ -335,7 +337,7 @@ function signalName(n: number): NodeJS.Signals {
  * Resolves to undefined when the helper cannot do it (then spawn the usual way).
  */
 export async function helperSpawn(argv: readonly string[], cwd: string): Promise<HelperChild | undefined> {
-  if (argv.length === 0 || helper === null || process.env.BUILD_IMAGE_HOST_HELPER === '0' || !SYSCALLS[process.arch]) return undefined;
+  if (argv.length === 0 || helper === null || unsupported()) return undefined;
   const out = await (outputServer ??= startOutputServer());
   if (!out) return undefined;
   const token = randomBytes(16).toString('hex');
@@ -352,6 +354,8 @@ export async function helperSpawn(argv: readonly string[], cwd: string): Promise
   if (errno !== '0') {
     for (const n of names) out.waiting.delete(n);
     holdServer(out, -1);
+    // A child that failed before exec still exits; collect its status so none is kept.
+    if (pidText) void waitExit(Number(pidText));
     return undefined;
   }
   const child = new HelperChild(Number(pidText), sinks[0], sinks[1]);

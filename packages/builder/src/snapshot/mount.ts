@@ -6,7 +6,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BuildError } from '@build-image/errors';
-import { Errno, helperMount, helperUnmount } from '../host-helper/index.js';
+import { constants } from 'node:os';
+import { helperMount, helperUnmount } from '../host-helper/index.js';
 
 const run = promisify(execFile);
 
@@ -36,8 +37,9 @@ export async function mountOverlay(target: string, options: string, cwd?: string
 export async function unmount(target: string): Promise<void> {
   for (let i = 0; i < 10; i++) {
     const errno = await helperUnmount(target);
-    if (errno === 0 || errno === Errno.EINVAL || errno === Errno.ENOENT) return; // EINVAL: not a mount point
-    if (errno !== Errno.EBUSY) {
+    const { EINVAL, ENOENT, EBUSY } = constants.errno;
+    if (errno === 0 || errno === EINVAL || errno === ENOENT) return; // EINVAL: not a mount point
+    if (errno !== EBUSY) {
       try {
         await run('umount', [target]);
         return;
