@@ -13,14 +13,13 @@ import {
   allBlobTexts,
   busyboxLayout,
   cliBundle,
+  expectNoRuntimeState,
   FS_CHANGES_DOCKERFILE,
   FS_CHANGES_OUTPUT,
   giveTo,
   mountsUnder,
   readConfig,
   runBundle,
-  runcContainers,
-  runcRoot,
   SNAPSHOTTERS,
   unpack,
 } from './helpers/e2e-run.js';
@@ -184,7 +183,7 @@ describe('rootless abort', () => {
     expect(signalled).toBeGreaterThan(0);
     expect(Date.now() - signalled).toBeLessThan(10_000);
     expect(code).not.toBe(0);
-    expect(await runcContainers(runcRoot(cache))).toEqual([]);
+    await expectNoRuntimeState(cache);
     expect(await mountsUnder(cache)).toEqual([]);
     const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');
     expect(sleeping).toEqual([]);

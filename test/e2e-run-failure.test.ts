@@ -3,15 +3,16 @@
  * the error names the step, the Dockerfile line, the exit code and the last output lines; the CLI
  * exits 1 with a code frame; `--network=none` sees only `lo`, the default is the host's network;
  * `--security=insecure` needs `--allow security.insecure`; an abort during a long RUN rejects
- * quickly and leaves no container and no mount behind.
+ * quickly and leaves no container and no mount behind, and so does a CLI build whose output
+ * reader goes away (EPIPE).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../packages/builder/src/cli/main.js';
-import { addedLayers, busyboxLayout, e2eBuild, mountsUnder, runcContainers, runcRoot, runImage, unpack } from './helpers/e2e-run.js';
+import { addedLayers, busyboxLayout, cliBundle, e2eBuild, expectNoRuntimeState, mountsUnder, runImage, unpack } from './helpers/e2e-run.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from './helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
@@ -82,7 +83,7 @@ describe('a RUN failing after others', () => {
     const err = await e2eBuild({ dockerfile: `${steps}RUN exit 4\n`, snapshotter: 'overlay', cacheDir }).catch((e: unknown) => e);
     expect((err as { data?: { exitCode?: number } }).data?.exitCode).toBe(4);
     expect(await mountsUnder(cacheDir)).toEqual([]);
-    expect(await runcContainers(runcRoot(cacheDir))).toEqual([]);
+    await expectNoRuntimeState(cacheDir);
     const snapshots = path.join(cacheDir, 'snapshots', 'overlay', 'snapshots');
     expect(existsSync(snapshots) ? readdirSync(snapshots) : []).toEqual([]);
 
@@ -170,10 +171,39 @@ describe('abort', () => {
     expect(started).toBeGreaterThan(0);
     expect(err).toBeInstanceOf(Error);
     expect(took).toBeLessThan(5000);
-    expect(await runcContainers(runcRoot(cacheDir))).toEqual([]);
+    await expectNoRuntimeState(cacheDir);
     expect(await mountsUnder(cacheDir)).toEqual([]);
     // No process of the container survives.
     const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 30');
     expect(sleeping).toEqual([]);
+  });
+});
+
+describe('output closed', () => {
+  it('a CLI build whose stderr reader goes away stops like on SIGTERM and leaves no container, process or mount', async () => {
+    const dir = await makeTempDir('e2e-epipe-');
+    await writeTree(dir, { Dockerfile: 'FROM busybox\nRUN echo started && for i in $(seq 1 150); do echo tick-$i; sleep 0.2; done\n' });
+    const cache = path.join(dir, 'cache');
+    const cli = await cliBundle();
+    const args = ['build', '--progress', 'plain', '--cache-dir', cache, '--build-context', `busybox=oci-layout://${await busyboxLayout()}:latest`, dir];
+    const child = spawn(process.execPath, [cli, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let closed = 0;
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      // `… | head`: the reader leaves once it has seen the container's first line.
+      if (!closed && /^#\d+ [\d.]+ started$/m.test(stderr)) {
+        closed = Date.now();
+        child.stderr.destroy();
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(closed).toBeGreaterThan(0);
+    expect(Date.now() - closed).toBeLessThan(10_000);
+    expect(code).toBe(1);
+    await expectNoRuntimeState(cache);
+    expect(await mountsUnder(cache)).toEqual([]);
+    const ticking = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 0.2');
+    expect(ticking).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  * namespace, so it needs a real entry file, not vitest's module graph).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -271,17 +271,21 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .filter((p) => p === dir || p.startsWith(dir + '/'));
 }
 
-/** Container ids runc still knows under `stateDir`. */
 /**
- * The `runc --root` a build with `cacheDir` used (its tmpfs state dir, as this machine has
- * /dev/shm). Asserted to exist, so a check of it can never pass by looking in the wrong place.
+ * Asserts that a finished build with `cacheDir` left no runtime state: its state dir (on tmpfs, or
+ * `<cache>/runtime` where there is none) is removed at the end of every build unless a container
+ * or bundle is still in it, so its absence means none is. When it is there, the error lists what
+ * runc still knows of.
  */
-export function runcRoot(cacheDir: string): string {
-  const root = path.join(tmpfsStateDir(cacheDir), 'runc');
-  if (!existsSync(root)) throw new Error(`no runc state dir at ${root}: did the build run a RUN step?`);
-  return root;
+export async function expectNoRuntimeState(cacheDir: string): Promise<void> {
+  for (const dir of [tmpfsStateDir(cacheDir), path.join(cacheDir, 'runtime')]) {
+    if (!existsSync(dir)) continue;
+    const containers = await runcContainers(path.join(dir, 'runc'));
+    throw new Error(`the build left its runtime state dir ${dir} behind (runc containers: ${containers.join(', ') || 'none'}; entries: ${readdirSync(dir).join(', ')})`);
+  }
 }
 
+/** Container ids runc still knows under `stateDir`. */
 export async function runcContainers(stateDir: string): Promise<string[]> {
   try {
     const { stdout } = await execFileP('runc', ['--root', stateDir, 'list', '-q']);

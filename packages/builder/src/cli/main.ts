@@ -80,11 +80,28 @@ export async function main(argv: string[], io: CliIO): Promise<ExitCode> {
   }
 }
 
-/** The process-bound IO. */
+/**
+ * The process-bound IO. A closed stdout or stderr (`build-image build . 2>&1 | head`, a CI log
+ * reader gone) is handled like SIGTERM, as dockerd cancels a build whose client went away: the
+ * build stops, removes its containers and mounts, and exits; its further output is dropped.
+ * Unhandled, the EPIPE would end the process on the spot and leave both behind.
+ */
 export function processIO(): CliIO {
+  let closed = false;
+  const onClosed = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    if (closed) return;
+    closed = true;
+    process.emit('SIGTERM', 'SIGTERM');
+  };
+  process.stdout.on('error', onClosed);
+  process.stderr.on('error', onClosed);
+  const write = (stream: NodeJS.WriteStream) => (t: string) => {
+    if (!closed) stream.write(t);
+  };
   return {
-    stdout: (t) => void process.stdout.write(t),
-    stderr: (t) => void process.stderr.write(t),
+    stdout: write(process.stdout),
+    stderr: write(process.stderr),
     env: process.env,
     cwd: process.cwd(),
     readFile: (p) => readFile(p, 'utf8'),

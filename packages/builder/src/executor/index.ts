@@ -26,7 +26,7 @@ export { resolveInRoot } from './root-path.js';
 export { prepareMounts } from './mounts.js';
 export { recordMountStubs } from './stubs.js';
 export { RuncExecutor } from './runc.js';
-export { runtimeStateDir, tmpfsStateDir } from './state-dir.js';
+export { ensureStateDir, removeStateDir, runtimeStateDir, tmpfsStateDir } from './state-dir.js';
 export type { RuncExecutorOptions } from './runc.js';
 export {
   ExecAbortedError,

@@ -18,6 +18,7 @@ import { cleanupPreparedMounts, prepareMounts } from './mounts.js';
 import { resolveInRoot } from './root-path.js';
 import { buildRuntimeSpec, capabilitiesFromMask, toRootlessSpec } from './spec.js';
 import { recordMountStubs } from './stubs.js';
+import { ensureStateDir, removeStateDir } from './state-dir.js';
 import type { ExecResult, ExecStep, Executor, RuntimeRlimit } from './types.js';
 import { resolveUser } from './user.js';
 import { mappedIdCount, runningInUserNamespace } from '../rootless/idmap.js';
@@ -143,7 +144,9 @@ export class RuncExecutor implements Executor {
     const mountOpts = { scratchDir: path.join(runDir, 'mounts'), secretsDir: path.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
     // The bundle's small files are written with synchronous calls: each async call costs a
     // thread-pool round trip (0.1–0.3 ms under load), more than the write itself, ~10 per RUN.
-    mkdirSync(bundle, { recursive: true });
+    mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    // After the mkdir: a dir someone planted before it is refused before anything is written.
+    ensureStateDir(this.opts.stateDir);
     mkdirSync(this.runtimeRoot, { recursive: true, mode: 0o700 });
     let cleanupStubs: (() => Promise<string[]>) | undefined;
     try {
@@ -182,6 +185,14 @@ export class RuncExecutor implements Executor {
         /* best effort, as before */
       }
     }
+  }
+
+  /**
+   * Removes what is left of the state dir once the build's RUNs are done (nothing, unless a
+   * build beside this one shares the cache dir and is still running).
+   */
+  close(): void {
+    removeStateDir(this.opts.stateDir, ['runs', this.runtime, 'secrets']);
   }
 
   private async hostResolvConf(network: 'host' | 'none'): Promise<string> {

@@ -103,6 +103,8 @@ export interface ExecResult {
 /** Runs RUN steps. `RuncExecutor` implements it. */
 export interface Executor {
   run(step: ExecStep): Promise<ExecResult>;
+  /** Called once the build's steps are done: frees what the executor kept between RUNs. */
+  close?(): void;
 }
 
 /** An OCI runtime-spec mount. */

@@ -143,9 +143,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     warnings.push(message);
     emit({ v: 1, type: 'log', time: now(), level: 'warn', message });
   };
-  const { graph, store, index, registry, registryOptions, cacheMounts, solver } = await setupBuild(options, emit, warn, { plan: false });
+  const { graph, store, index, registry, registryOptions, cacheMounts, solver, executor } = await setupBuild(options, emit, warn, { plan: false });
 
-  const state = await solver.solveTarget();
+  let state: StageState;
+  try {
+    state = await solver.solveTarget();
+  } finally {
+    executor.close();
+  }
   const epoch = options.sourceDateEpoch !== undefined ? goTime(options.sourceDateEpoch * 1000) : undefined;
   const config = finalizeConfig(state, graph, options.labels ?? {}, epoch, options.platform !== undefined, state.baseHistoryLength);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));

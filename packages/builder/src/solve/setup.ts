@@ -37,6 +37,8 @@ export interface BuildSetup {
   /** Host directories of the graph's cache mounts (for cache import/export). */
   cacheMounts: Array<{ id: string; dir: string }>;
   solver: Solver;
+  /** Runs the RUN steps; {@link RuncExecutor.close} once the solver is done. */
+  executor: RuncExecutor;
 }
 
 /**
@@ -116,6 +118,8 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => undefined);
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === 'local').map((c) => [c.name, path.resolve((c as { dir: string }).dir)] as const));
   const roots = new SourceRoots(contextDir, options.dockerfile === undefined ? file : undefined, namedLocal, statCache);
+  // Constructing it starts nothing and creates nothing; a plan only asks RUN for its key parts.
+  const executor = new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? 'runc' });
   const solver = new Solver({
     store,
     index,
@@ -127,8 +131,7 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
     projectId: createHash('sha256').update(`${contextDir}\0${file}`).digest('hex').slice(0, 16),
     layerOps: {
       RUN: runStep({
-        // Constructing it starts nothing; a plan only asks RUN for its key parts.
-        executor: new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? 'runc' }),
+        executor,
         mounts: roots,
         secrets: new Map(Object.entries(options.secrets ?? {})),
         ssh: new Map(Object.entries(options.ssh ?? {})),
@@ -147,5 +150,5 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { text, fileLabel, graph, store, index, registry, registryOptions, cacheMounts, solver };
+  return { text, fileLabel, graph, store, index, registry, registryOptions, cacheMounts, solver, executor };
 }

@@ -51,8 +51,9 @@ export const buildCommand: CommandSpec = {
 
     const abort = new AbortController();
     const onSignal = () => abort.abort(new Error('interrupted'));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // SIGHUP: the terminal went away, which ends a `docker build` (and so the daemon's build) too.
+    const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const sig of stopSignals) process.once(sig, onSignal);
     try {
       const result = await build({ ...options, ...(render ? { onProgress: render } : {}), signal: abort.signal });
       const metadataFile = get('metadata-file');
@@ -68,8 +69,7 @@ export const buildCommand: CommandSpec = {
       return 0;
     } finally {
       (render as Partial<TtyRenderer> | undefined)?.close?.();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of stopSignals) process.off(sig, onSignal);
     }
   },
 };
