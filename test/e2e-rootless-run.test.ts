@@ -34,6 +34,7 @@ RUN --mount=type=cache,target=/cache,id=rl sh -c 'cat /cache/seen > /prev 2>/dev
 RUN --mount=type=bind,target=/ctx sh -c 'ls -A /ctx | tr "\\n" " " > /ctx-list'
 RUN --mount=type=secret,id=tok,uid=1000,mode=0440 sh -c 'stat -c "%a %u" /run/secrets/tok > /secret-stat; cat /run/secrets/tok | wc -c > /secret-len'
 RUN --network=none sh -c 'ip -o link | cut -d: -f2 | tr -d " \\n" > /net-none'
+RUN grep '^Seccomp:' /proc/self/status | cut -f2 > /seccomp; unshare -U true 2>/dev/null; echo $? >> /seccomp
 USER app
 RUN id > /tmp/id && touch /tmp/by-app
 CMD ["cat", "/prev", "/tmp/id"]
@@ -133,6 +134,8 @@ describe.each(SNAPSHOTTERS)('rootless RUN (%s snapshotter)', (snapshotter) => {
     expect(list).not.toContain('ignored.txt');
     expect(await readFile(path.join(root, 'secret-stat'), 'utf8')).toBe('440 1000\n');
     expect(await readFile(path.join(root, 'net-none'), 'utf8')).toBe('lo');
+    // The seccomp filter applies inside the user namespace too: no nested one.
+    expect(await readFile(path.join(root, 'seccomp'), 'utf8')).toBe('2\n1\n');
     expect((await readFile(path.join(root, 'secret-len'), 'utf8')).trim()).toBe('26');
     expect(await readFile(path.join(root, 'tmp/id'), 'utf8')).toBe('uid=1000(app) gid=1000(app) groups=1000(app)\n');
     const byApp = await lstat(path.join(root, 'tmp/by-app'));

@@ -129,6 +129,27 @@ CMD ["cat", "/none", "/host"]
     expect((err as Error).message).toContain('--allow security.insecure');
   });
 
+  it('runs a sandboxed RUN under a seccomp filter that refuses new namespaces, and an insecure one without', async () => {
+    const b = await e2eBuild({
+      dockerfile: `FROM busybox
+RUN grep '^Seccomp:' /proc/self/status | cut -f2 > /sandbox-seccomp; unshare -U true 2> /unshare-err; echo $? > /unshare-rc; sleep 0 & wait $!; echo $? > /fork-rc
+RUN --security=insecure sh -c 'grep "^Seccomp:" /proc/self/status | cut -f2 > /insecure-seccomp; unshare -U true; echo $? > /insecure-unshare-rc'
+`,
+      snapshotter: 'overlay',
+      cacheDir: await makeTempDir('e2e-cache-'),
+      allow: ['security.insecure'],
+    });
+    const rootfs = path.join(await unpack(b.layout), 'rootfs');
+    const read = (f: string) => readFile(path.join(rootfs, f), 'utf8');
+    // 2: SECCOMP_MODE_FILTER.
+    expect(await read('sandbox-seccomp')).toBe('2\n');
+    expect(await read('unshare-rc')).toBe('1\n');
+    expect(await read('unshare-err')).toContain('Operation not permitted');
+    expect(await read('fork-rc')).toBe('0\n');
+    expect(await read('insecure-seccomp')).toBe('0\n');
+    expect(await read('insecure-unshare-rc')).toBe('0\n');
+  });
+
   it('runs RUN --security=insecure with every capability when allowed', async () => {
     const b = await e2eBuild({
       dockerfile: `FROM busybox

@@ -48,6 +48,28 @@ describe('buildRuntimeSpec', () => {
     expect(buildRuntimeSpec({ ...base, env: ['PATH=/x'] }).process.env).toEqual(['PATH=/x']);
   });
 
+  it('filters syscalls in the sandbox (namespaces, mounts, keyrings, bpf; clone3 as ENOSYS) and not in insecure mode', () => {
+    const f = buildRuntimeSpec({ ...base, arch: 'x64' }).linux.seccomp!;
+    expect(f.defaultAction).toBe('SCMP_ACT_ALLOW');
+    expect(f.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    const errno = (name: string) => f.syscalls.filter((r) => r.names.includes(name) && !r.args).map((r) => r.errnoRet);
+    for (const name of ['unshare', 'setns', 'mount', 'keyctl', 'add_key', 'bpf', 'perf_event_open', 'userfaultfd', 'open_by_handle_at', 'kexec_load', 'init_module', 'io_uring_setup']) {
+      expect(errno(name), name).toEqual([1]);
+    }
+    expect(errno('clone3')).toEqual([38]);
+    // Plain fork and threads stay allowed: only clone with a namespace flag is refused, one rule per flag.
+    for (const name of ['clone', 'fork', 'vfork', 'execve', 'ptrace', 'personality', 'chroot', 'mknod']) expect(errno(name), name).toEqual([]);
+    const cloneRules = f.syscalls.filter((r) => r.names.includes('clone'));
+    expect(cloneRules.map((r) => r.args)).toEqual(
+      [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000].map((flag) => [{ index: 0, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }]),
+    );
+    expect(buildRuntimeSpec({ ...base, arch: 'arm64' }).linux.seccomp!.architectures).toEqual(['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+    expect(buildRuntimeSpec({ ...base, arch: 's390x' }).linux.seccomp!.syscalls.find((r) => r.names.includes('clone'))!.args![0]!.index).toBe(1);
+    expect(buildRuntimeSpec({ ...base, security: 'insecure', currentCapabilities: [] }).linux.seccomp).toBeUndefined();
+    // The rootless transform keeps it (a user namespace may install filters).
+    expect(toRootlessSpec(buildRuntimeSpec(base)).linux.seccomp).toEqual(buildRuntimeSpec(base).linux.seccomp);
+  });
+
   it('toRootlessSpec rbinds /sys without a netns and keeps sysfs with one', () => {
     const r = toRootlessSpec(buildRuntimeSpec(base));
     expect(r.mounts.find((m) => m.destination === '/sys')).toEqual({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });

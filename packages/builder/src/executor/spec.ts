@@ -3,14 +3,14 @@
  * top of containerd's default Unix spec). The runc wrapper only writes it to disk.
  *
  * Deliberate differences from BuildKit, and why:
- * - no seccomp profile: Docker's default profile is a large allow-list that must track the
- *   kernel and libseccomp; the container keeps Docker's capability set, masked and read-only
- *   /proc paths, and private pid/ipc/uts/mount namespaces. `seccomp` is the place to add it.
+ * - the seccomp filter is our own deny-list, not Docker's allow-list (see seccomp.ts); like
+ *   BuildKit, `--security=insecure` runs without one.
  * - no AppArmor profile (none is loaded on the hosts we target).
  * - no cgroup limits (`linux.resources`): hosts may be cgroup v1, hybrid or v2, and rootless
  *   runc cannot write to cgroups anyway.
  * - no `process.rlimits`: like BuildKit (moby/buildkit#678), the RUN inherits the engine's limits.
  */
+import { sandboxSeccomp } from './seccomp.js';
 import type { NetworkMode, ResolvedUser, RuntimeMount, RuntimeRlimit, RuntimeSpec } from './types.js';
 
 /** PATH given to a RUN whose environment has none (Docker's and BuildKit's default). */
@@ -86,6 +86,8 @@ export interface RuntimeSpecOptions {
   security?: SecurityMode;
   /** For insecure mode: the engine's own effective capabilities (see {@link currentCapabilities}). */
   currentCapabilities?: readonly string[];
+  /** The Node arch whose seccomp architectures the filter lists (default: this process's). */
+  arch?: string;
 }
 
 /** Capability names by bit number (linux/capability.h), for reading /proc/self/status masks. */
@@ -125,7 +127,7 @@ const INSECURE_DEVICES: ReadonlyArray<{ path: string; type: 'c' | 'b'; major: nu
 
 /**
  * BuildKit's insecure mode (`security.WithInsecureSpec` plus writable sysfs and cgroupfs): every
- * capability the engine has, no masked or read-only /proc paths, all devices allowed in the
+ * capability the engine has, no seccomp filter, no masked or read-only /proc paths, all devices allowed in the
  * device cgroup, the extra device nodes, and /sys and /sys/fs/cgroup mounted read-write.
  */
 function applyInsecure(spec: RuntimeSpec, current: readonly string[]): void {
@@ -133,6 +135,7 @@ function applyInsecure(spec: RuntimeSpec, current: readonly string[]): void {
   spec.process.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [...caps], ambient: [...caps] };
   spec.linux.maskedPaths = [];
   spec.linux.readonlyPaths = [];
+  delete spec.linux.seccomp;
   spec.linux.resources = { ...spec.linux.resources, devices: [{ allow: true, type: 'c', access: 'rwm' }, { allow: true, type: 'b', access: 'rwm' }] };
   spec.linux.devices = [...(spec.linux.devices ?? []), ...INSECURE_DEVICES.map((d) => ({ ...d }))];
   for (const m of spec.mounts) {
@@ -201,6 +204,7 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): RuntimeSpec {
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       // runc adds /dev/null, zero, full, random, urandom and tty itself (bind-mounting them
       // when it runs in a user namespace), plus /dev/ptmx -> pts/ptmx and /dev/fd links.
+      seccomp: sandboxSeccomp(options.arch),
     },
   };
   if (options.rlimits && options.rlimits.length > 0) spec.process.rlimits = options.rlimits.map((r) => ({ ...r }));

@@ -165,5 +165,21 @@ export interface RuntimeSpec {
     cgroupsPath?: string;
     uidMappings?: Array<{ containerID: number; hostID: number; size: number }>;
     gidMappings?: Array<{ containerID: number; hostID: number; size: number }>;
+    seccomp?: SeccompProfile;
   };
+}
+
+/** An OCI runtime-spec seccomp rule: `names` get `action` (when every `args` condition holds). */
+export interface SeccompRule {
+  names: string[];
+  action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO';
+  errnoRet?: number;
+  args?: Array<{ index: number; value: number; valueTwo: number; op: 'SCMP_CMP_MASKED_EQ' | 'SCMP_CMP_EQ' | 'SCMP_CMP_NE' }>;
+}
+
+/** `linux.seccomp` of the OCI runtime spec. */
+export interface SeccompProfile {
+  defaultAction: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO';
+  architectures: string[];
+  syscalls: SeccompRule[];
 }
