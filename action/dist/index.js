@@ -2207,7 +2207,7 @@ var require_extract = __commonJS({
 // node_modules/tar-stream/constants.js
 var require_constants = __commonJS({
   "node_modules/tar-stream/constants.js"(exports2, module2) {
-    var constants3 = {
+    var constants4 = {
       // just for envs without fs
       S_IFMT: 61440,
       S_IFDIR: 16384,
@@ -2217,9 +2217,9 @@ var require_constants = __commonJS({
       S_IFLNK: 40960
     };
     try {
-      module2.exports = require("fs").constants || constants3;
+      module2.exports = require("fs").constants || constants4;
     } catch {
-      module2.exports = constants3;
+      module2.exports = constants4;
     }
   }
 });
@@ -2229,7 +2229,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
     var { Readable: Readable12, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants3 = require_constants();
+    var constants4 = require_constants();
     var headers = require_headers();
     var DMODE = 493;
     var FMODE = 420;
@@ -2432,16 +2432,16 @@ var require_pack = __commonJS({
       return new Pack(opts);
     };
     function modeToType(mode) {
-      switch (mode & constants3.S_IFMT) {
-        case constants3.S_IFBLK:
+      switch (mode & constants4.S_IFMT) {
+        case constants4.S_IFBLK:
           return "block-device";
-        case constants3.S_IFCHR:
+        case constants4.S_IFCHR:
           return "character-device";
-        case constants3.S_IFDIR:
+        case constants4.S_IFDIR:
           return "directory";
-        case constants3.S_IFIFO:
+        case constants4.S_IFIFO:
           return "fifo";
-        case constants3.S_IFLNK:
+        case constants4.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -14558,6 +14558,98 @@ async function hashSelection(selection, options = {}) {
   return { digest: `sha256:${tree.digest("hex")}`, files, sources: perSource };
 }
 
+// packages/builder/src/executor/seccomp.ts
+var DENIED_SYSCALLS = Object.freeze([
+  // Kernel code and the machine: modules, kexec, reboot.
+  "init_module",
+  "finit_module",
+  "delete_module",
+  "create_module",
+  "query_module",
+  "get_kernel_syms",
+  "kexec_load",
+  "kexec_file_load",
+  "reboot",
+  // Mounts and roots: runc has made the container's mounts before the filter applies.
+  "mount",
+  "umount",
+  "umount2",
+  "pivot_root",
+  "fsopen",
+  "fsconfig",
+  "fsmount",
+  "fspick",
+  "move_mount",
+  "open_tree",
+  "mount_setattr",
+  // Entering or creating namespaces (clone with namespace flags: below).
+  "setns",
+  "unshare",
+  // Host-wide state that no namespace isolates.
+  "add_key",
+  "keyctl",
+  "request_key",
+  "acct",
+  "swapon",
+  "swapoff",
+  "quotactl",
+  "quotactl_fd",
+  "settimeofday",
+  "stime",
+  "clock_settime",
+  "clock_settime64",
+  "syslog",
+  // Interfaces with a record of privilege escalations and no use in a build.
+  "bpf",
+  "perf_event_open",
+  "userfaultfd",
+  "lookup_dcookie",
+  "io_uring_setup",
+  "io_uring_enter",
+  "io_uring_register",
+  // Opening files by handle bypasses the mount tree (the "shocker" escape).
+  "open_by_handle_at",
+  "name_to_handle_at",
+  // Other processes' memory and the machine's memory policy.
+  "process_vm_readv",
+  "process_vm_writev",
+  "kcmp",
+  "mbind",
+  "set_mempolicy",
+  "migrate_pages",
+  "move_pages",
+  // Raw hardware access and obsolete calls.
+  "iopl",
+  "ioperm",
+  "nfsservctl",
+  "sysfs",
+  "_sysctl",
+  "uselib",
+  "ustat",
+  "vm86",
+  "vm86old"
+]);
+var CLONE_NAMESPACE_FLAGS = Object.freeze([131072, 33554432, 67108864, 134217728, 268435456, 536870912, 1073741824]);
+var EPERM = 1;
+var ENOSYS = 38;
+var ARCHITECTURES = Object.freeze({
+  x64: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+  arm64: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+});
+function sandboxSeccomp(arch = process.arch) {
+  const cloneFlagsArg = arch === "s390x" ? 1 : 0;
+  const rules = [
+    { names: [...DENIED_SYSCALLS], action: "SCMP_ACT_ERRNO", errnoRet: EPERM },
+    // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to
+    // clone, whose flags the rules below see (what Docker does too).
+    { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
+    ...CLONE_NAMESPACE_FLAGS.map(
+      (flag) => ({ names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: [{ index: cloneFlagsArg, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }] })
+    )
+  ];
+  return { defaultAction: "SCMP_ACT_ALLOW", architectures: [...ARCHITECTURES[arch] ?? []], syscalls: rules };
+}
+
 // packages/builder/src/executor/spec.ts
 var DEFAULT_PATH2 = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 var DEFAULT_HOSTNAME = "buildkitsandbox";
@@ -14660,6 +14752,7 @@ function applyInsecure(spec, current) {
   spec.process.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [...caps], ambient: [...caps] };
   spec.linux.maskedPaths = [];
   spec.linux.readonlyPaths = [];
+  delete spec.linux.seccomp;
   spec.linux.resources = { ...spec.linux.resources, devices: [{ allow: true, type: "c", access: "rwm" }, { allow: true, type: "b", access: "rwm" }] };
   spec.linux.devices = [...spec.linux.devices ?? [], ...INSECURE_DEVICES.map((d) => ({ ...d }))];
   for (const m of spec.mounts) {
@@ -14709,9 +14802,10 @@ function buildRuntimeSpec(options) {
     linux: {
       namespaces,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS]
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
       // runc adds /dev/null, zero, full, random, urandom and tty itself (bind-mounting them
       // when it runs in a user namespace), plus /dev/ptmx -> pts/ptmx and /dev/fd links.
+      seccomp: sandboxSeccomp(options.arch)
     }
   };
   if (options.rlimits && options.rlimits.length > 0) spec.process.rlimits = options.rlimits.map((r) => ({ ...r }));
@@ -15121,20 +15215,61 @@ async function recordMountStubs(rootfs, targets) {
 
 // packages/builder/src/executor/runc.ts
 var import_node_child_process4 = require("node:child_process");
-var import_node_crypto14 = require("node:crypto");
-var import_node_fs17 = require("node:fs");
+var import_node_crypto15 = require("node:crypto");
+var import_node_fs18 = require("node:fs");
 var import_promises26 = require("node:fs/promises");
 var import_node_os5 = __toESM(require("node:os"), 1);
-var import_node_path16 = __toESM(require("node:path"), 1);
+var import_node_path17 = __toESM(require("node:path"), 1);
+
+// packages/builder/src/executor/state-dir.ts
+var import_node_crypto13 = require("node:crypto");
+var import_node_fs15 = require("node:fs");
+var import_node_path15 = __toESM(require("node:path"), 1);
+function isOurs(st) {
+  return st.isDirectory() && st.uid === process.getuid?.();
+}
+function runtimeStateDir(cacheDir, tmpfs = "/dev/shm") {
+  const onDisk = import_node_path15.default.join(cacheDir, "runtime");
+  const dir = tmpfsStateDir(cacheDir, tmpfs);
+  try {
+    const st = (0, import_node_fs15.lstatSync)(dir);
+    return isOurs(st) && (st.mode & 63) === 0 ? dir : onDisk;
+  } catch (e) {
+    if (e.code !== "ENOENT") return onDisk;
+  }
+  try {
+    (0, import_node_fs15.accessSync)(tmpfs, import_node_fs15.constants.W_OK | import_node_fs15.constants.X_OK);
+    return (0, import_node_fs15.lstatSync)(tmpfs).isDirectory() ? dir : onDisk;
+  } catch {
+    return onDisk;
+  }
+}
+function tmpfsStateDir(cacheDir, tmpfs = "/dev/shm") {
+  return import_node_path15.default.join(tmpfs, `build-image-state-${(0, import_node_crypto13.createHash)("sha256").update(import_node_path15.default.resolve(cacheDir)).digest("hex").slice(0, 16)}`);
+}
+function ensureStateDir(dir) {
+  (0, import_node_fs15.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const st = (0, import_node_fs15.lstatSync)(dir);
+  if (!isOurs(st)) throw new Error(`the runtime state dir ${dir} is not a directory owned by this user`);
+  if ((st.mode & 63) !== 0) (0, import_node_fs15.chmodSync)(dir, 448);
+}
+function removeStateDir(dir, subdirs) {
+  for (const d of [...subdirs.map((s) => import_node_path15.default.join(dir, s)), dir]) {
+    try {
+      (0, import_node_fs15.rmdirSync)(d);
+    } catch {
+    }
+  }
+}
 
 // packages/builder/src/rootless/idmap.ts
-var import_node_fs15 = require("node:fs");
+var import_node_fs16 = require("node:fs");
 function parseIdMap(text) {
   return text.split("\n").map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every((x) => Number.isFinite(x))).map(([inside, outside, size]) => ({ inside, outside, size }));
 }
 function runningInUserNamespace() {
   try {
-    const ext = parseIdMap((0, import_node_fs15.readFileSync)("/proc/self/uid_map", "utf8"));
+    const ext = parseIdMap((0, import_node_fs16.readFileSync)("/proc/self/uid_map", "utf8"));
     return !(ext.length === 1 && ext[0]?.inside === 0 && ext[0]?.outside === 0 && ext[0]?.size === 4294967295);
   } catch {
     return false;
@@ -15142,7 +15277,7 @@ function runningInUserNamespace() {
 }
 function mappedIdCount() {
   try {
-    return parseIdMap((0, import_node_fs15.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
+    return parseIdMap((0, import_node_fs16.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
   } catch {
     return 0;
   }
@@ -15150,12 +15285,12 @@ function mappedIdCount() {
 
 // packages/builder/src/host-helper/index.ts
 var import_node_child_process3 = require("node:child_process");
-var import_node_fs16 = require("node:fs");
+var import_node_fs17 = require("node:fs");
 var import_node_net = __toESM(require("node:net"), 1);
 var import_node_os4 = __toESM(require("node:os"), 1);
-var import_node_path15 = __toESM(require("node:path"), 1);
+var import_node_path16 = __toESM(require("node:path"), 1);
 var import_node_stream12 = require("node:stream");
-var import_node_crypto13 = require("node:crypto");
+var import_node_crypto14 = require("node:crypto");
 var SYSCALLS = {
   x64: { mount: 165, umount2: 166 },
   arm64: { mount: 40, umount2: 39 },
@@ -15314,13 +15449,13 @@ function startOutputServer() {
   return new Promise((resolve5) => {
     let dir;
     try {
-      dir = (0, import_node_fs16.mkdtempSync)(import_node_path15.default.join(import_node_os4.default.tmpdir(), "bi-h-"));
+      dir = (0, import_node_fs17.mkdtempSync)(import_node_path16.default.join(import_node_os4.default.tmpdir(), "bi-h-"));
     } catch {
       return resolve5(null);
     }
-    const socketPath = import_node_path15.default.join(dir, "s");
+    const socketPath = import_node_path16.default.join(dir, "s");
     if (Buffer.byteLength(socketPath) > 100) {
-      (0, import_node_fs16.rmSync)(dir, { recursive: true, force: true });
+      (0, import_node_fs17.rmSync)(dir, { recursive: true, force: true });
       return resolve5(null);
     }
     const waiting = /* @__PURE__ */ new Map();
@@ -15351,7 +15486,7 @@ function startOutputServer() {
     server.on("error", () => resolve5(null));
     server.listen(socketPath, () => {
       server.unref();
-      process.once("exit", () => (0, import_node_fs16.rmSync)(dir, { recursive: true, force: true }));
+      process.once("exit", () => (0, import_node_fs17.rmSync)(dir, { recursive: true, force: true }));
       resolve5({ path: socketPath, waiting, server });
     });
   });
@@ -15409,7 +15544,7 @@ async function helperSpawn(argv, cwd) {
   if (argv.length === 0 || helper === null || unsupported2()) return void 0;
   const out = await (outputServer ??= startOutputServer());
   if (!out) return void 0;
-  const token = (0, import_node_crypto13.randomBytes)(16).toString("hex");
+  const token = (0, import_node_crypto14.randomBytes)(16).toString("hex");
   const names = [`${token} out`, `${token} err`];
   const sinks = [new import_node_stream12.PassThrough(), new import_node_stream12.PassThrough()];
   names.forEach((n, i) => out.waiting.set(n, { sink: sinks[i] }));
@@ -15438,15 +15573,15 @@ async function helperSpawn(argv, cwd) {
 // packages/builder/src/executor/runc.ts
 function which(bin) {
   for (const dir of (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
-    const p = import_node_path16.default.join(dir, bin);
-    if (dir && (0, import_node_fs17.existsSync)(p)) return p;
+    const p = import_node_path17.default.join(dir, bin);
+    if (dir && (0, import_node_fs18.existsSync)(p)) return p;
   }
   return void 0;
 }
 async function runtimeErrors(logFile) {
   let text;
   try {
-    text = (0, import_node_fs17.readFileSync)(logFile, "utf8");
+    text = (0, import_node_fs18.readFileSync)(logFile, "utf8");
   } catch {
     return [];
   }
@@ -15492,7 +15627,7 @@ var RuncExecutor = class {
   }
   /** The runtime's `--root` directory (where `runc list` looks). */
   get runtimeRoot() {
-    return import_node_path16.default.join(this.opts.stateDir, this.runtime);
+    return import_node_path17.default.join(this.opts.stateDir, this.runtime);
   }
   binary() {
     const p = this.opts.runtimePath ?? which(this.runtime);
@@ -15502,13 +15637,14 @@ var RuncExecutor = class {
   async run(step) {
     if (step.signal?.aborted) throw new ExecAbortedError(step.args);
     const bin = this.binary();
-    const id = `bi-${(0, import_node_crypto14.randomBytes)(8).toString("hex")}`;
-    const runDir = import_node_path16.default.join(this.opts.stateDir, "runs", id);
-    const bundle = import_node_path16.default.join(runDir, "bundle");
-    const secretsRoot = this.opts.secretsRoot ?? ((0, import_node_fs17.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path16.default.join(this.opts.stateDir, "secrets"));
-    const mountOpts = { scratchDir: import_node_path16.default.join(runDir, "mounts"), secretsDir: import_node_path16.default.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
-    (0, import_node_fs17.mkdirSync)(bundle, { recursive: true });
-    (0, import_node_fs17.mkdirSync)(this.runtimeRoot, { recursive: true, mode: 448 });
+    const id = `bi-${(0, import_node_crypto15.randomBytes)(8).toString("hex")}`;
+    const runDir = import_node_path17.default.join(this.opts.stateDir, "runs", id);
+    const bundle = import_node_path17.default.join(runDir, "bundle");
+    const secretsRoot = this.opts.secretsRoot ?? ((0, import_node_fs18.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path17.default.join(this.opts.stateDir, "secrets"));
+    const mountOpts = { scratchDir: import_node_path17.default.join(runDir, "mounts"), secretsDir: import_node_path17.default.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
+    (0, import_node_fs18.mkdirSync)(bundle, { recursive: true, mode: 448 });
+    ensureStateDir(this.opts.stateDir);
+    (0, import_node_fs18.mkdirSync)(this.runtimeRoot, { recursive: true, mode: 448 });
     let cleanupStubs;
     try {
       const user = await resolveUser(step.rootfs, step.user);
@@ -15517,12 +15653,12 @@ var RuncExecutor = class {
       const stubs = await recordMountStubs(step.rootfs, ["/etc/resolv.conf", "/etc/hosts", ...prepared.targets]);
       cleanupStubs = () => stubs.cleanup();
       const network = step.network ?? "host";
-      const hostsPath = import_node_path16.default.join(runDir, "hosts");
-      const resolvPath = import_node_path16.default.join(runDir, "resolv.conf");
-      (0, import_node_fs17.writeFileSync)(hostsPath, hostsFileContent(void 0, step.extraHosts ?? []), { mode: 420 });
-      (0, import_node_fs17.writeFileSync)(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 420 });
+      const hostsPath = import_node_path17.default.join(runDir, "hosts");
+      const resolvPath = import_node_path17.default.join(runDir, "resolv.conf");
+      (0, import_node_fs18.writeFileSync)(hostsPath, hostsFileContent(void 0, step.extraHosts ?? []), { mode: 420 });
+      (0, import_node_fs18.writeFileSync)(resolvPath, resolvConfContent(await this.hostResolvConf(network), network), { mode: 420 });
       let spec = buildRuntimeSpec({
-        rootfs: import_node_path16.default.resolve(step.rootfs),
+        rootfs: import_node_path17.default.resolve(step.rootfs),
         args: step.args,
         env: step.env,
         cwd: step.cwd,
@@ -15535,22 +15671,29 @@ var RuncExecutor = class {
         ...step.security === "insecure" ? { security: "insecure", currentCapabilities: await currentCapabilities() } : {}
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });
-      (0, import_node_fs17.writeFileSync)(import_node_path16.default.join(bundle, "config.json"), JSON.stringify(spec, null, 2));
-      return await this.spawnRuntime(bin, id, bundle, import_node_path16.default.join(runDir, "runtime.log"), step, cleanupStubs);
+      (0, import_node_fs18.writeFileSync)(import_node_path17.default.join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+      return await this.spawnRuntime(bin, id, bundle, import_node_path17.default.join(runDir, "runtime.log"), step, cleanupStubs);
     } finally {
       await this.forceDelete(bin, id);
       await cleanupPreparedMounts(mountOpts).catch(() => void 0);
       try {
-        (0, import_node_fs17.rmSync)(runDir, { recursive: true, force: true });
+        (0, import_node_fs18.rmSync)(runDir, { recursive: true, force: true });
       } catch {
       }
     }
+  }
+  /**
+   * Removes what is left of the state dir once the build's RUNs are done (nothing, unless a
+   * build beside this one shares the cache dir and is still running).
+   */
+  close() {
+    removeStateDir(this.opts.stateDir, ["runs", this.runtime, "secrets"]);
   }
   async hostResolvConf(network) {
     const file2 = this.opts.hostResolvConf ?? "/etc/resolv.conf";
     let text = "";
     try {
-      text = (0, import_node_fs17.readFileSync)(file2, "utf8");
+      text = (0, import_node_fs18.readFileSync)(file2, "utf8");
     } catch {
       return "";
     }
@@ -15567,10 +15710,10 @@ var RuncExecutor = class {
   }
   /** Creates a missing working directory, owned by the RUN's user (BuildKit does the same). */
   async ensureCwd(rootfs, cwd, uid, gid) {
-    const parts = import_node_path16.default.posix.normalize(import_node_path16.default.posix.join("/", cwd)).split("/").filter(Boolean);
+    const parts = import_node_path17.default.posix.normalize(import_node_path17.default.posix.join("/", cwd)).split("/").filter(Boolean);
     let cur = "/";
     for (const part of parts) {
-      cur = import_node_path16.default.posix.join(cur, part);
+      cur = import_node_path17.default.posix.join(cur, part);
       const host = await resolveInRoot2(rootfs, cur);
       try {
         const st = await (0, import_promises26.lstat)(host);
@@ -15653,7 +15796,7 @@ var RuncExecutor = class {
     }
   }
   async forceDelete(bin, id) {
-    if (!(0, import_node_fs17.existsSync)(import_node_path16.default.join(this.runtimeRoot, id))) return;
+    if (!(0, import_node_fs18.existsSync)(import_node_path17.default.join(this.runtimeRoot, id))) return;
     await this.exec(bin, ["--root", this.runtimeRoot, "delete", "--force", id]);
   }
   exec(bin, args) {
@@ -15667,30 +15810,6 @@ var RuncExecutor = class {
 async function currentCapabilities() {
   const status = await (0, import_promises26.readFile)("/proc/self/status", "utf8");
   return capabilitiesFromMask(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0");
-}
-
-// packages/builder/src/executor/state-dir.ts
-var import_node_crypto15 = require("node:crypto");
-var import_node_fs18 = require("node:fs");
-var import_node_path17 = __toESM(require("node:path"), 1);
-function runtimeStateDir(cacheDir, tmpfs = "/dev/shm") {
-  const onDisk = import_node_path17.default.join(cacheDir, "runtime");
-  const dir = tmpfsStateDir(cacheDir, tmpfs);
-  try {
-    (0, import_node_fs18.mkdirSync)(dir, { mode: 448 });
-  } catch (e) {
-    if (e.code !== "EEXIST") return onDisk;
-  }
-  try {
-    const st = (0, import_node_fs18.lstatSync)(dir);
-    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 63) !== 0) return onDisk;
-  } catch {
-    return onDisk;
-  }
-  return dir;
-}
-function tmpfsStateDir(cacheDir, tmpfs = "/dev/shm") {
-  return import_node_path17.default.join(tmpfs, `build-image-state-${(0, import_node_crypto15.createHash)("sha256").update(import_node_path17.default.resolve(cacheDir)).digest("hex").slice(0, 16)}`);
 }
 
 // packages/builder/src/auth/docker-config.ts
@@ -18277,6 +18396,7 @@ async function setupBuild(options, emit, warn, mode) {
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => void 0);
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === "local").map((c) => [c.name, import_node_path30.default.resolve(c.dir)]));
   const roots = new SourceRoots(contextDir, options.dockerfile === void 0 ? file2 : void 0, namedLocal, statCache);
+  const executor = new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? "runc" });
   const solver = new Solver({
     store,
     index,
@@ -18288,8 +18408,7 @@ async function setupBuild(options, emit, warn, mode) {
     projectId: (0, import_node_crypto23.createHash)("sha256").update(`${contextDir}\0${file2}`).digest("hex").slice(0, 16),
     layerOps: {
       RUN: runStep({
-        // Constructing it starts nothing; a plan only asks RUN for its key parts.
-        executor: new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? "runc" }),
+        executor,
         mounts: roots,
         secrets: new Map(Object.entries(options.secrets ?? {})),
         ssh: new Map(Object.entries(options.ssh ?? {})),
@@ -18308,7 +18427,7 @@ async function setupBuild(options, emit, warn, mode) {
     ...options.signal ? { signal: options.signal } : {},
     ...options.now ? { now: options.now } : {}
   });
-  return { text, fileLabel, graph, store, index, registry, registryOptions, cacheMounts, solver };
+  return { text, fileLabel, graph, store, index, registry, registryOptions, cacheMounts, solver, executor };
 }
 
 // packages/builder/src/solve/build.ts
@@ -18334,8 +18453,13 @@ async function build(options) {
     warnings.push(message);
     emit({ v: 1, type: "log", time: now(), level: "warn", message });
   };
-  const { graph, store, index, registry, registryOptions, cacheMounts, solver } = await setupBuild(options, emit, warn, { plan: false });
-  const state = await solver.solveTarget();
+  const { graph, store, index, registry, registryOptions, cacheMounts, solver, executor } = await setupBuild(options, emit, warn, { plan: false });
+  let state;
+  try {
+    state = await solver.solveTarget();
+  } finally {
+    executor.close();
+  }
   const epoch = options.sourceDateEpoch !== void 0 ? goTime(options.sourceDateEpoch * 1e3) : void 0;
   const config = finalizeConfig(state, graph, options.labels ?? {}, epoch, options.platform !== void 0, state.baseHistoryLength);
   const image = await putImage(store, config, state.layers.map(({ diffId: _d, ...desc }) => desc));
