@@ -17888,11 +17888,11 @@ var Solver = class {
       return state;
     } finally {
       await Promise.allSettled(pending2.map((p) => p.stored));
-      for (const p of pending2) {
-        await p.finish();
-        this.pendingLayers.delete(p.placeholder);
-      }
+      const finished = await Promise.allSettled(pending2.map((p) => p.finish()));
+      for (const p of pending2) this.pendingLayers.delete(p.placeholder);
       this.pendingByStage.delete(state);
+      const failed = finished.find((f) => f.status === "rejected");
+      if (failed) throw failed.reason;
     }
   }
   async baseState(stage) {
@@ -18077,10 +18077,9 @@ var Solver = class {
       } catch (e) {
         throw this.stepError(ctx, e);
       }
-      const miss = await missing;
       createdAt = goTime(this.now());
       const created = createdAt;
-      const put = stored.then((l) => {
+      const put = Promise.all([stored, missing]).then(([l, miss]) => {
         emit({ v: 1, type: "step-done", time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: l.digest, size: l.size } });
         return this.options.index.put(key, { layers: [l], metadata: { createdAt: created } }, preimage, { stepId });
       });

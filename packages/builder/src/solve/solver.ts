@@ -279,12 +279,14 @@ export class Solver {
       return state;
     } finally {
       // On failure too: wait for writes still running, then commit or delete their snapshots.
+      // All at once: each is a rename and a removal, and one after the other they added ~2 ms
+      // per RUN to the end of the stage.
       await Promise.allSettled(pending.map((p) => p.stored));
-      for (const p of pending) {
-        await p.finish();
-        this.pendingLayers.delete(p.placeholder);
-      }
+      const finished = await Promise.allSettled(pending.map((p) => p.finish()));
+      for (const p of pending) this.pendingLayers.delete(p.placeholder);
       this.pendingByStage.delete(state);
+      const failed = finished.find((f): f is PromiseRejectedResult => f.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 
@@ -476,7 +478,7 @@ export class Solver {
       emit({ v: 1, type: 'step-cached', time: this.now(), step: ref, key });
     } else {
       // The explanation reads the step's previous pre-image while the step runs (it must be read
-      // before the put below replaces it); the put itself is not waited for by the next step.
+      // before the put below replaces it); neither it nor the put is waited for by the next step.
       const missing = this.explain(stepId, preimage);
       missing.catch(() => undefined);
       let stored: Promise<LayerDescriptor>;
@@ -485,11 +487,10 @@ export class Solver {
       } catch (e) {
         throw this.stepError(ctx, e);
       }
-      const miss = await missing;
       createdAt = goTime(this.now());
       const created = createdAt;
-      // The cache entry and step-done wait for the blob; the next step does not.
-      const put = stored.then((l) => {
+      // The cache entry and step-done wait for the blob (and the explanation); the next step does not.
+      const put = Promise.all([stored, missing]).then(([l, miss]) => {
         emit({ v: 1, type: 'step-done', time: this.now(), step: ref, durationMs: this.now() - started, key, miss, layer: { digest: l.digest, size: l.size } });
         return this.options.index.put(key, { layers: [l], metadata: { createdAt: created } }, preimage, { stepId });
       });
