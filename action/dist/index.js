@@ -3804,7 +3804,7 @@ async function* lazy(open6) {
   yield* open6();
 }
 async function exportOciTar(image, store, destination, options = {}) {
-  const source = () => import_node_stream3.Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 });
+  const source = () => import_node_stream3.Readable.from(tarStream(archiveEntries(image, store, options)), { objectMode: false, highWaterMark: 1024 * 1024 });
   if (typeof destination !== "string") {
     await (0, import_promises6.pipeline)(source(), destination);
     return;
@@ -4396,7 +4396,7 @@ async function exportRootfsTar(image, store, destination, options = {}) {
   try {
     await exportRootfs(image, store, dir);
     const out = typeof destination === "string" ? (0, import_node_fs5.createWriteStream)(destination) : destination;
-    await (0, import_promises12.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options)), out);
+    await (0, import_promises12.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
   } finally {
     await (0, import_promises11.rm)(dir, { recursive: true, force: true });
   }
@@ -6912,7 +6912,7 @@ var ContentStore = class {
     }
     const hash = (0, import_node_crypto4.createHash)(algorithm);
     let ino;
-    const file2 = (0, import_node_fs6.createReadStream)(path28);
+    const file2 = (0, import_node_fs6.createReadStream)(path28, { highWaterMark: 1024 * 1024 });
     const out = new import_node_stream6.Transform({
       transform(chunk, _enc, cb) {
         hash.update(chunk);

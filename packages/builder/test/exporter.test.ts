@@ -1,8 +1,10 @@
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Transform, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
-import type { ContentStore } from '@build-image/cache';
+import type { ContentStore, Digest } from '@build-image/cache';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs, ExportError } from '../src/exporter/index.js';
 import { MediaType, canonicalJson, sha256Digest, type Image } from '../src/image/index.js';
@@ -32,6 +34,40 @@ describe('exporters', () => {
     tmp = await makeTempDir('export-');
     store = makeStore(join(tmp, 'store'));
     image = await makeTestImage(store, tmp, { 'hello.txt': 'hello world\n', 'etc/app.conf': 'x=1\n' }, { env: ['PATH=/bin', 'APP=1'] });
+  });
+
+  it('a tar export to a slow destination reads the store only a little ahead of it (no image in memory)', async () => {
+    const big = await makeTestImage(store, await makeTempDir('export-slow-'), { 'big.bin': randomBytes(24 << 20) });
+    let served = 0;
+    let received = 0;
+    let maxAhead = 0;
+    // Every byte the exporter reads from the store, counted as it is handed over.
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'get') return Reflect.get(target, prop, receiver);
+        return (digest: Digest) =>
+          target.get(digest).pipe(
+            new Transform({
+              transform(chunk: Buffer, _enc, cb) {
+                served += chunk.length;
+                cb(null, chunk);
+              },
+            }),
+          );
+      },
+    });
+    const slow = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        maxAhead = Math.max(maxAhead, served - received);
+        setTimeout(cb, 1);
+      },
+    });
+    await exportOciTar(big, counting, slow);
+    expect(received).toBeGreaterThan(24 << 20);
+    expect(served).toBeGreaterThan(24 << 20);
+    expect(maxAhead).toBeLessThan(4 << 20);
   });
 
   it('putImage stores canonical config and manifest blobs', async () => {

@@ -35,7 +35,7 @@ import { putImage, type Image, type ImageConfig } from '../src/image/index.js';
 export async function makeTestImage(
   store: BlobStore,
   tmpDir: string,
-  files: Record<string, string>,
+  files: Record<string, string | Uint8Array>,
   options: { architecture?: string; variant?: string; env?: string[] } = {},
 ): Promise<Image> {
   const tree = join(tmpDir, `tree-${randomUUID()}`);

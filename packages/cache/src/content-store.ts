@@ -278,7 +278,9 @@ export class ContentStore implements BlobStore {
     }
     const hash: Hash = createHash(algorithm);
     let ino: number | undefined;
-    const file = createReadStream(path);
+    // 1 MiB reads: with the default 64 KiB, exporting a 21 MiB image spent more time in
+    // thread-pool round trips than in reading (measured 125-160 → ~100 ms for the whole export).
+    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
     const out = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);

@@ -86,7 +86,9 @@ async function* lazy(open: () => Readable): AsyncGenerator<Uint8Array> {
  * // skopeo inspect oci-archive:image.tar ; docker load -i image.tar
  */
 export async function exportOciTar(image: Image, store: BlobStore, destination: string | Writable, options: ExportTarOptions = {}): Promise<void> {
-  const source = (): Readable => Readable.from(tarStream(archiveEntries(image, store, options)), { highWaterMark: 64 * 1024 });
+  // Byte mode: in object mode (Readable.from's default) highWaterMark counts chunks, and 65,536
+  // chunks let a slow destination have the whole image read into memory ahead of it.
+  const source = (): Readable => Readable.from(tarStream(archiveEntries(image, store, options)), { objectMode: false, highWaterMark: 1024 * 1024 });
   if (typeof destination !== 'string') {
     await pipeline(source(), destination);
     return;

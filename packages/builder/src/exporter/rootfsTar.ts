@@ -19,7 +19,7 @@ export async function exportRootfsTar(image: Image, store: BlobStore, destinatio
   try {
     await exportRootfs(image, store, dir);
     const out = typeof destination === 'string' ? createWriteStream(destination) : destination;
-    await pipeline(Readable.from(tarStream(directoryEntries(dir, { xattrs: 'capability' }), options)), out);
+    await pipeline(Readable.from(tarStream(directoryEntries(dir, { xattrs: 'capability' }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
