@@ -300,3 +300,52 @@ RUN --mount=type=ssh sh -c 'test -S "$SSH_AUTH_SOCK" && echo ssh-ok > /ssh'
     expect(await readFile(path.join(root, 'ssh'), 'utf8')).toBe('ssh-ok\n');
   });
 });
+
+describe('cache mount sharing across build processes', () => {
+  /** Two `build-image build` processes at once on one cache dir, WHO=a and WHO=b; their exit codes. */
+  async function twoBuilds(dockerfile: string, cacheDir: string): Promise<number[]> {
+    const { spawn } = await import('node:child_process');
+    const { busyboxLayout, cliBundle } = await import('./helpers/e2e-run.js');
+    const cli = await cliBundle();
+    const ctx = await makeTempDir('e2e-ctx-');
+    await writeTree(ctx, { Dockerfile: dockerfile });
+    const layout = await busyboxLayout();
+    const one = (who: string) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [cli, 'build', '--progress', 'quiet', '--cache-dir', cacheDir, '--build-context', `busybox=oci-layout://${layout}:latest`, '--build-arg', `WHO=${who}`, ctx], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        child.on('close', (code) => resolve(code ?? -1));
+      });
+    return Promise.all([one('a'), one('b')]);
+  }
+
+  it('sharing=locked: the second build waits for the first to release the directory', async () => {
+    const cacheDir = await makeTempDir('e2e-cache-');
+    const codes = await twoBuilds(
+      `FROM busybox
+ARG WHO
+RUN --mount=type=cache,target=/c,id=xproc,sharing=locked sh -c 'echo "start $WHO" >> /c/log; sleep 1; echo "end $WHO" >> /c/log'
+`,
+      cacheDir,
+    );
+    expect(codes).toEqual([0, 0]);
+    const log = (await readFile(path.join(cacheDir, 'mounts', sha('xproc'), 'log'), 'utf8')).trim().split('\n');
+    // One after the other, in either order, never interleaved.
+    expect([['start a', 'end a', 'start b', 'end b'], ['start b', 'end b', 'start a', 'end a']]).toContainEqual(log);
+  });
+
+  it('sharing=private: a build that finds the directory in use gets one of its own', async () => {
+    const cacheDir = await makeTempDir('e2e-cache-');
+    const codes = await twoBuilds(
+      `FROM busybox
+ARG WHO
+RUN --mount=type=cache,target=/c,id=xpriv,sharing=private sh -c 'echo "start $WHO" >> /c/log; sleep 1; echo "end $WHO" >> /c/log'
+`,
+      cacheDir,
+    );
+    expect(codes).toEqual([0, 0]);
+    const log = (await readFile(path.join(cacheDir, 'mounts', sha('xpriv'), 'log'), 'utf8')).trim().split('\n');
+    expect([['start a', 'end a'], ['start b', 'end b']]).toContainEqual(log);
+  });
+});

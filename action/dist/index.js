@@ -3024,7 +3024,7 @@ var require_xattr = __commonJS({
 var import_native = __toESM(require_native());
 
 // packages/builder/src/solve/build.ts
-var import_promises40 = require("node:fs/promises");
+var import_promises41 = require("node:fs/promises");
 var import_node_path31 = __toESM(require("node:path"), 1);
 
 // packages/errors/src/index.ts
@@ -13237,7 +13237,7 @@ async function importInto(input, reader, signal, result, warn, concurrency) {
 
 // packages/builder/src/solve/setup.ts
 var import_node_crypto23 = require("node:crypto");
-var import_promises39 = require("node:fs/promises");
+var import_promises40 = require("node:fs/promises");
 var import_node_path30 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/context/errors.ts
@@ -15301,9 +15301,10 @@ var SYSCALLS = {
   ppc64: { mount: 21, umount2: 52 }
 };
 var SCRIPT = `
-use strict; use warnings; use Socket; use POSIX ();
+use strict; use warnings; use Socket; use POSIX (); use Fcntl qw(:flock);
 $| = 1; $/ = "\\0";
 my ($SYS_MOUNT, $SYS_UMOUNT2) = @ARGV;
+my (%locks, $lockSeq);
 $SIG{CHLD} = sub { local ($!, $?); while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { print "X$pid $?\\0"; } };
 sub answer { print "R$_[0]\\0"; }
 while (1) {
@@ -15328,6 +15329,17 @@ while (1) {
   } elsif ($op eq 'umount') {
     my ($target, $flags) = @f;
     answer(syscall($SYS_UMOUNT2, $target, 0 + $flags) == 0 ? 0 : 0 + $!);
+  } elsif ($op eq 'lock') {
+    my ($file) = @f;
+    my $fh;
+    if (!open($fh, '>>', $file)) { answer(0 + $!); next; }
+    if (!flock($fh, LOCK_EX | LOCK_NB)) { my $e = 0 + $!; close $fh; answer($e); next; }
+    $locks{++$lockSeq} = $fh;
+    answer("0 $lockSeq");
+  } elsif ($op eq 'unlock') {
+    my ($id) = @f;
+    close(delete $locks{$id}) if exists $locks{$id};
+    answer(0);
   } elsif ($op eq 'spawn') {
     my ($sock, $token, $cwd, @argv) = @f;
     my ($rd, $wr);
@@ -15443,6 +15455,21 @@ function helperMount(source, target, type, data, cwd = "") {
 }
 function helperUnmount(target, flags = 0) {
   return requestErrno(["umount", target, String(flags)]);
+}
+async function helperTryLock(file2) {
+  if (unsupported2()) return void 0;
+  const answer = await request(["lock", file2]);
+  if (answer === void 0) return void 0;
+  const [errno2, id] = answer.split(" ");
+  if (errno2 === "0") return Number(id);
+  if (Number(errno2) === import_node_os4.default.constants.errno.EWOULDBLOCK) return "busy";
+  throw Object.assign(new Error(`cannot lock ${file2}: ${errnoName(Number(errno2))}`), { errno: Number(errno2) });
+}
+async function helperUnlock(id) {
+  await request(["unlock", String(id)]);
+}
+function errnoName(n) {
+  return Object.entries(import_node_os4.default.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 }
 var outputServer;
 function startOutputServer() {
@@ -17388,8 +17415,8 @@ function withDiffIds(config, layers) {
 
 // packages/builder/src/solve/run-step.ts
 var import_node_crypto22 = require("node:crypto");
-var import_node_child_process11 = require("node:child_process");
-var import_promises37 = require("node:fs/promises");
+var import_node_child_process12 = require("node:child_process");
+var import_promises38 = require("node:fs/promises");
 var import_node_util5 = require("node:util");
 var import_node_os10 = __toESM(require("node:os"), 1);
 var import_node_path28 = __toESM(require("node:path"), 1);
@@ -17592,9 +17619,95 @@ var StepFailedError = class extends BuildError {
   }
 };
 
+// packages/builder/src/solve/cache-lock.ts
+var import_node_child_process11 = require("node:child_process");
+var import_promises37 = require("node:timers/promises");
+var queues = /* @__PURE__ */ new Map();
+var BUSY_EXIT = 75;
+async function lockCacheDir(dir, options = {}) {
+  const local = await localLock(dir);
+  try {
+    for (let delay = 20; ; delay = Math.min(500, Math.round(delay * 1.5))) {
+      options.signal?.throwIfAborted();
+      const file2 = await tryFileLock(`${dir}.lock`);
+      if (file2) return { release: () => file2.release().finally(local) };
+      try {
+        await (0, import_promises37.setTimeout)(delay, void 0, options.signal ? { signal: options.signal } : {});
+      } catch (e) {
+        options.signal?.throwIfAborted();
+        throw e;
+      }
+    }
+  } catch (e) {
+    local();
+    throw e;
+  }
+}
+async function tryLockCacheDir(dir) {
+  if (queues.has(dir)) return void 0;
+  const local = await localLock(dir);
+  try {
+    const file2 = await tryFileLock(`${dir}.lock`);
+    if (!file2) {
+      local();
+      return void 0;
+    }
+    return { release: () => file2.release().finally(local) };
+  } catch (e) {
+    local();
+    throw e;
+  }
+}
+async function localLock(dir) {
+  const before = queues.get(dir) ?? Promise.resolve();
+  let release;
+  const mine = new Promise((r) => release = r);
+  const tail = before.then(() => mine);
+  queues.set(dir, tail);
+  await before;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+    if (queues.get(dir) === tail) queues.delete(dir);
+  };
+}
+async function tryFileLock(file2) {
+  const viaHelper = await helperTryLock(file2);
+  if (viaHelper === "busy") return void 0;
+  if (viaHelper !== void 0) return { release: () => helperUnlock(viaHelper) };
+  return flockProcess(file2);
+}
+function flockProcess(file2) {
+  return new Promise((resolve5, reject) => {
+    const child = (0, import_node_child_process11.spawn)("flock", ["--nonblock", "--conflict-exit-code", String(BUSY_EXIT), file2, "sh", "-c", "echo held; exec cat >/dev/null"], {
+      stdio: ["pipe", "pipe", "pipe"]
+    });
+    let stderr = "";
+    let held = false;
+    child.stderr.on("data", (c) => stderr += c.toString());
+    child.stdout.once("data", () => {
+      held = true;
+      const exited = new Promise((r) => child.once("close", () => r()));
+      resolve5({
+        release: async () => {
+          child.stdin.end();
+          await exited;
+        }
+      });
+    });
+    child.on("error", (e) => reject(new Error(`cannot lock ${file2}: flock: ${e.message} (install util-linux)`)));
+    child.on("close", (code) => {
+      if (held) return;
+      if (code === BUSY_EXIT) resolve5(void 0);
+      else reject(new Error(`cannot lock ${file2}: flock exited ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
 // packages/builder/src/solve/run-step.ts
-var locks = /* @__PURE__ */ new Map();
-var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process11.execFile);
+var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process12.execFile);
 var PIPES_DIR = "/dev/pipes";
 function runCommand(ins, shell) {
   if (ins.command.form === "exec") return { args: ins.command.args };
@@ -17679,7 +17792,7 @@ function runStep(deps) {
           }
           return {};
         } finally {
-          for (const u of unlock) u();
+          for (const u of unlock) await u().catch(() => void 0);
           for (const c of cleanup.reverse()) await c().catch(() => void 0);
         }
       }
@@ -17687,11 +17800,11 @@ function runStep(deps) {
   };
 }
 async function inlineFileMount(file2, cleanup) {
-  const dir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-pipes-"));
-  cleanup.push(() => (0, import_promises37.rm)(dir, { recursive: true, force: true }));
-  await (0, import_promises37.chmod)(dir, 493);
-  await (0, import_promises37.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
-  await (0, import_promises37.chmod)(import_node_path28.default.join(dir, file2.name), 493);
+  const dir = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-pipes-"));
+  cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
+  await (0, import_promises38.chmod)(dir, 493);
+  await (0, import_promises38.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
+  await (0, import_promises38.chmod)(import_node_path28.default.join(dir, file2.name), 493);
   return { type: "bind", source: dir, target: PIPES_DIR, readonly: true };
 }
 async function mountKeyPart(ctx, deps, m) {
@@ -17727,14 +17840,18 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
     case "cache": {
       const id = cacheId(m);
       const sharing = m.sharing || "shared";
-      await (0, import_promises37.mkdir)(deps.cacheMountsDir, { recursive: true });
+      await (0, import_promises38.mkdir)(deps.cacheMountsDir, { recursive: true });
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
-      if (sharing === "locked") unlock.push(await lock(hostDir));
-      if (sharing === "private" && locks.has(hostDir)) {
-        hostDir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(deps.cacheMountsDir, "private-"));
-        cleanup.push(() => (0, import_promises37.rm)(hostDir, { recursive: true, force: true }));
+      if (sharing === "locked") {
+        const held = await lockCacheDir(hostDir, { signal: ctx.solver.signal });
+        unlock.push(() => held.release());
       } else if (sharing === "private") {
-        unlock.push(await lock(hostDir));
+        const held = await tryLockCacheDir(hostDir);
+        if (held) unlock.push(() => held.release());
+        else {
+          hostDir = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(deps.cacheMountsDir, "private-"));
+          cleanup.push(() => (0, import_promises38.rm)(hostDir, { recursive: true, force: true }));
+        }
       }
       if (m.from) await seedCacheDir(hostDir, await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup));
       return { type: "cache", hostDir, target: m.target, readonly: m.readOnly, ...m.uid !== void 0 ? { uid: m.uid } : {}, ...m.gid !== void 0 ? { gid: m.gid } : {}, ...m.mode !== void 0 ? { mode: m.mode } : {} };
@@ -17744,7 +17861,7 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
     case "secret": {
       const id = secretId(m);
       const src = deps.secrets.get(id);
-      const value = src ? "file" in src ? await (0, import_promises37.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
+      const value = src ? "file" in src ? await (0, import_promises38.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
       if (value === void 0) {
         if (m.required) throw new BuildError("E_SECRET_MISSING", `secret ${id} not found: pass it with --secret id=${id},src=FILE or env=VAR`, { location: ctx.step.location, data: { id } });
         return void 0;
@@ -17769,25 +17886,16 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
   }
 }
 async function seedCacheDir(hostDir, source) {
-  const exists2 = () => (0, import_promises37.stat)(hostDir).then(() => true, () => false);
+  const exists2 = () => (0, import_promises38.stat)(hostDir).then(() => true, () => false);
   if (await exists2()) return;
   const tmp = `${hostDir}.seed-${process.pid}-${Date.now()}`;
   try {
     await execFileP2("cp", ["-a", "--", source, tmp]);
-    await (0, import_promises37.rename)(tmp, hostDir);
+    await (0, import_promises38.rename)(tmp, hostDir);
   } catch (e) {
-    await (0, import_promises37.rm)(tmp, { recursive: true, force: true });
+    await (0, import_promises38.rm)(tmp, { recursive: true, force: true });
     if (!await exists2()) throw e;
   }
-}
-async function lock(key) {
-  while (locks.has(key)) await locks.get(key);
-  let release;
-  locks.set(key, new Promise((r) => release = r));
-  return () => {
-    locks.delete(key);
-    release();
-  };
 }
 
 // packages/builder/src/solve/solver.ts
@@ -18187,7 +18295,7 @@ function stepIdentity(project, stage, step) {
 }
 
 // packages/builder/src/solve/source-roots.ts
-var import_promises38 = require("node:fs/promises");
+var import_promises39 = require("node:fs/promises");
 var import_node_os11 = __toESM(require("node:os"), 1);
 var import_node_path29 = __toESM(require("node:path"), 1);
 var SourceRoots = class {
@@ -18229,8 +18337,8 @@ var SourceRoots = class {
       case "context":
         return { dir: this.contextDir, context: () => this.main(), preserveOwner: false };
       case "scratch": {
-        const dir = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-scratch-"));
-        cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
+        const dir = await (0, import_promises39.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-scratch-"));
+        cleanup.push(() => (0, import_promises39.rm)(dir, { recursive: true, force: true }));
         return { dir, context: () => loadContext(dir, { patterns: [] }), preserveOwner: true };
       }
       case "image": {
@@ -18291,8 +18399,8 @@ var SourceRoots = class {
     }
     const context = await root.context();
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true, location: ctx.step.location });
-    const out = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-bind-"));
-    cleanup.push(() => (0, import_promises38.rm)(out, { recursive: true, force: true }));
+    const out = await (0, import_promises39.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-bind-"));
+    cleanup.push(() => (0, import_promises39.rm)(out, { recursive: true, force: true }));
     const only = selection.sources[0]?.matches[0];
     if (selection.sources.length === 1 && selection.sources[0].matches.length === 1 && only && only.entries.length === 1 && only.entries[0].entry.type === "file") {
       await copyIntoRoot({ srcRoot: root.dir, src: "/" + only.resolved, destRoot: out, dest: "/file", copyDirContents: true, followSymlinks: true, preserveOwner: false });
@@ -18341,11 +18449,11 @@ async function setupBuild(options, emit, warn, mode) {
   const contextDir = import_node_path30.default.resolve(options.context);
   const file2 = options.file !== void 0 ? import_node_path30.default.resolve(options.file) : import_node_path30.default.join(contextDir, "Dockerfile");
   const fileLabel = options.file ?? "Dockerfile";
-  const text = options.dockerfile ?? await (0, import_promises39.readFile)(file2, "utf8").catch((e) => {
+  const text = options.dockerfile ?? await (0, import_promises40.readFile)(file2, "utf8").catch((e) => {
     throw new BuildError("E_DOCKERFILE_NOT_FOUND", `cannot read Dockerfile ${file2}: ${e.code === "ENOENT" ? "no such file" : e.message}`, { cause: e, data: { file: file2 } });
   });
   const cacheDir = import_node_path30.default.resolve(options.cacheDir ?? resolveCacheDir());
-  await (0, import_promises39.mkdir)(cacheDir, { recursive: true });
+  await (0, import_promises40.mkdir)(cacheDir, { recursive: true });
   const store = new ContentStore({ root: cacheDir });
   const index = new CacheIndex(store);
   const registryOptions = {
@@ -18551,7 +18659,7 @@ async function writeOutputs(image, store, registry, options) {
           results.push({ type: spec.type, destination: import_node_path31.default.resolve(dest), digest: image.manifestDescriptor.digest });
           break;
         }
-        if (dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(dest)), { recursive: true });
+        if (dest !== "-") await (0, import_promises41.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(dest)), { recursive: true });
         const target = dest === "-" ? process.stdout : import_node_path31.default.resolve(dest);
         if (spec.type === "oci") {
           await exportOciTar(image, store, target, { names });
@@ -18569,7 +18677,7 @@ async function writeOutputs(image, store, registry, options) {
         break;
       }
       case "tar": {
-        if (spec.dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(spec.dest)), { recursive: true });
+        if (spec.dest !== "-") await (0, import_promises41.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(spec.dest)), { recursive: true });
         const dest = spec.dest === "-" ? process.stdout : import_node_path31.default.resolve(spec.dest);
         await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {});
         results.push({ type: "tar", destination: spec.dest });
@@ -18669,7 +18777,7 @@ function humanSize(bytes) {
 
 // packages/builder/src/rootless/userns.ts
 var import_node_os12 = require("node:os");
-var import_node_child_process12 = require("node:child_process");
+var import_node_child_process13 = require("node:child_process");
 var USERNS_ENV_MARKER = "BUILD_IMAGE_IN_USERNS";
 var UserNamespaceError = class extends BuildError {
   name = "UserNamespaceError";
@@ -18689,7 +18797,7 @@ function explainUnshareFailure(stderr, user) {
 function runInUserNamespace(entryModule, args, options = {}) {
   return new Promise((resolve5, reject) => {
     const stdio = options.stdio ?? "inherit";
-    const child = (0, import_node_child_process12.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
+    const child = (0, import_node_child_process13.spawn)("unshare", [...UNSHARE_ARGS, process.execPath, ...options.execArgv ?? process.execArgv, entryModule, ...args], {
       stdio: ["inherit", stdio === "inherit" ? "inherit" : "pipe", "pipe"],
       env: { ...options.env ?? process.env, [USERNS_ENV_MARKER]: "1" },
       // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards it
@@ -18735,12 +18843,12 @@ async function ensureUserNamespace() {
 }
 
 // packages/builder/src/rootless/probe.ts
-var import_node_child_process13 = require("node:child_process");
+var import_node_child_process14 = require("node:child_process");
 var import_node_util6 = require("node:util");
-var run4 = (0, import_node_util6.promisify)(import_node_child_process13.execFile);
+var run4 = (0, import_node_util6.promisify)(import_node_child_process14.execFile);
 
 // action/src/run.ts
-var import_promises41 = require("node:fs/promises");
+var import_promises42 = require("node:fs/promises");
 var import_node_os14 = __toESM(require("node:os"));
 var import_node_path32 = __toESM(require("node:path"));
 
@@ -18822,7 +18930,7 @@ var UNSUPPORTED = {
 };
 async function secretFile(dir, id, value) {
   const file2 = import_node_path32.default.join(dir, id.replace(/[^A-Za-z0-9_.-]/g, "_"));
-  await (0, import_promises41.writeFile)(file2, value, { mode: 384 });
+  await (0, import_promises42.writeFile)(file2, value, { mode: 384 });
   return file2;
 }
 function keyValue(item, input) {
@@ -18860,8 +18968,8 @@ async function readInputs(env, io) {
     } else buildArgs[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const labels = Object.fromEntries(getInputList(env, "labels", { ignoreComma: true }).map((l) => keyValue(l, "labels")));
-  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os14.default.tmpdir(), "build-image-secrets-"));
-  const cleanup = () => (0, import_promises41.rm)(secretsDir, { recursive: true, force: true });
+  const secretsDir = await (0, import_promises42.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os14.default.tmpdir(), "build-image-secrets-"));
+  const cleanup = () => (0, import_promises42.rm)(secretsDir, { recursive: true, force: true });
   const secrets = {};
   try {
     for (const item of getInputList(env, "secrets", { ignoreComma: true })) {

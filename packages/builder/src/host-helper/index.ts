@@ -1,5 +1,5 @@
 /**
- * mount(2), umount2(2) and process spawning without forking the Node process.
+ * mount(2), umount2(2), flock(2) and process spawning without forking the Node process.
  *
  * Node cannot call mount(2), and every `child_process.spawn` forks the whole Node process: 4–9 ms
  * at the CLI's ~100 MB RSS (measured: the cost grows with RSS). A RUN step used to pay that three
@@ -34,16 +34,19 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, { mount: number; umount2: nu
 
 /**
  * The helper. A request is a field count, then that many NUL-terminated fields; each is answered
- * in order with `R<errno>` (`R0 <pid>` for a spawn) and a NUL. Children's exits are reported as
+ * in order with `R<errno>` (`R0 <pid>` for a spawn, `R0 <id>` for a lock) and a NUL. Locks are
+ * held by the helper, so they are released when the build process (and with it the helper) ends,
+ * however it ends. Children's exits are reported as
  * `X<pid> <wait status>` whenever they happen. A spawned child connects its stdout and stderr to
  * the caller's Unix socket (each connection starts with `<token> out|err\n`) and tells the helper
  * through a close-on-exec pipe whether it reached exec, so `R0` means "running, streams connected".
  * The helper exits when its stdin closes, i.e. when the build process goes away.
  */
 const SCRIPT = `
-use strict; use warnings; use Socket; use POSIX ();
+use strict; use warnings; use Socket; use POSIX (); use Fcntl qw(:flock);
 $| = 1; $/ = "\\0";
 my ($SYS_MOUNT, $SYS_UMOUNT2) = @ARGV;
+my (%locks, $lockSeq);
 $SIG{CHLD} = sub { local ($!, $?); while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { print "X$pid $?\\0"; } };
 sub answer { print "R$_[0]\\0"; }
 while (1) {
@@ -68,6 +71,17 @@ while (1) {
   } elsif ($op eq 'umount') {
     my ($target, $flags) = @f;
     answer(syscall($SYS_UMOUNT2, $target, 0 + $flags) == 0 ? 0 : 0 + $!);
+  } elsif ($op eq 'lock') {
+    my ($file) = @f;
+    my $fh;
+    if (!open($fh, '>>', $file)) { answer(0 + $!); next; }
+    if (!flock($fh, LOCK_EX | LOCK_NB)) { my $e = 0 + $!; close $fh; answer($e); next; }
+    $locks{++$lockSeq} = $fh;
+    answer("0 $lockSeq");
+  } elsif ($op eq 'unlock') {
+    my ($id) = @f;
+    close(delete $locks{$id}) if exists $locks{$id};
+    answer(0);
   } elsif ($op eq 'spawn') {
     my ($sock, $token, $cwd, @argv) = @f;
     my ($rd, $wr);
@@ -207,6 +221,30 @@ export function helperUnmount(target: string, flags = 0): Promise<number> {
   return requestErrno(['umount', target, String(flags)]);
 }
 
+
+/**
+ * Tries to take an exclusive flock(2) on `file` (created if missing) without waiting. The helper
+ * holds the lock, so it ends with the build process at the latest. Resolves to the lock's id,
+ * `busy` when another holder has it, or undefined when the helper is not available here.
+ */
+export async function helperTryLock(file: string): Promise<number | 'busy' | undefined> {
+  if (unsupported()) return undefined;
+  const answer = await request(['lock', file]);
+  if (answer === undefined) return undefined;
+  const [errno, id] = answer.split(' ');
+  if (errno === '0') return Number(id);
+  if (Number(errno) === os.constants.errno.EWOULDBLOCK) return 'busy';
+  throw Object.assign(new Error(`cannot lock ${file}: ${errnoName(Number(errno))}`), { errno: Number(errno) });
+}
+
+/** Releases a lock taken with {@link helperTryLock}. */
+export async function helperUnlock(id: number): Promise<void> {
+  await request(['unlock', String(id)]);
+}
+
+function errnoName(n: number): string {
+  return Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+}
 
 /** The Unix socket spawned children connect their output to, with the streams awaiting them. */
 interface OutputServer {

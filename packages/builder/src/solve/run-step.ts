@@ -18,6 +18,7 @@ import { runCreatedBy, withShell } from './image-config.js';
 import { StepFailedError } from './errors.js';
 import type { LayerOp, StepContext } from './solver.js';
 import type { SourceRoots } from './source-roots.js';
+import { lockCacheDir, tryLockCacheDir } from './cache-lock.js';
 
 /** A `--secret` the build was given. */
 export type SecretSource = { file: string } | { env: string };
@@ -36,7 +37,6 @@ export interface RunStepDeps {
   network: 'host' | 'none';
 }
 
-const locks = new Map<string, Promise<void>>();
 const execFileP = promisify(execFile);
 
 /** A RUN's command: argv plus, for a lone heredoc with a shebang, the script BuildKit mounts at `/dev/pipes/<name>`. */
@@ -132,7 +132,7 @@ export function runStep(deps: RunStepDeps) {
       buildkitSuffix: true,
       run: async (snapshot: MutableSnapshot) => {
         const cleanup: Array<() => Promise<void>> = [];
-        const unlock: Array<() => void> = [];
+        const unlock: Array<() => Promise<void>> = [];
         try {
           const execMounts: ExecMount[] = [];
           const secretEnv: string[] = [];
@@ -169,7 +169,7 @@ export function runStep(deps: RunStepDeps) {
           // BuildKit (moby/buildkit#3455, #6686: `RUN true` on busybox adds proc/ and sys/).
           return {};
         } finally {
-          for (const u of unlock) u();
+          for (const u of unlock) await u().catch(() => undefined);
           for (const c of cleanup.reverse()) await c().catch(() => undefined);
         }
       },
@@ -242,7 +242,7 @@ async function resolveMount(
   deps: RunStepDeps,
   m: GraphMount,
   cleanup: Array<() => Promise<void>>,
-  unlock: Array<() => void>,
+  unlock: Array<() => Promise<void>>,
   secretEnv: string[],
 ): Promise<ExecMount | undefined> {
   switch (m.type) {
@@ -255,12 +255,19 @@ async function resolveMount(
       const sharing = m.sharing || 'shared';
       await mkdir(deps.cacheMountsDir, { recursive: true });
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
-      if (sharing === 'locked') unlock.push(await lock(hostDir));
-      if (sharing === 'private' && locks.has(hostDir)) {
-        hostDir = await mkdtemp(path.join(deps.cacheMountsDir, 'private-'));
-        cleanup.push(() => rm(hostDir, { recursive: true, force: true }));
+      // Locks hold across the build processes sharing the cache dir (see cache-lock.ts).
+      if (sharing === 'locked') {
+        const held = await lockCacheDir(hostDir, { signal: ctx.solver.signal });
+        unlock.push(() => held.release());
       } else if (sharing === 'private') {
-        unlock.push(await lock(hostDir));
+        const held = await tryLockCacheDir(hostDir);
+        if (held) unlock.push(() => held.release());
+        else {
+          // In use here or by another build: this step gets a directory of its own, as BuildKit's
+          // private sharing makes a new mount when there are several writers.
+          hostDir = await mkdtemp(path.join(deps.cacheMountsDir, 'private-'));
+          cleanup.push(() => rm(hostDir, { recursive: true, force: true }));
+        }
       }
       // `from=`: a cache used for the first time starts as a copy of that source (the stage,
       // context or image at `source`), as BuildKit bases the cache mount on it.
@@ -311,15 +318,3 @@ async function seedCacheDir(hostDir: string, source: string): Promise<void> {
     if (!(await exists())) throw e;
   }
 }
-
-/** An in-process lock per cache dir (sharing=locked / private). */
-async function lock(key: string): Promise<() => void> {
-  while (locks.has(key)) await locks.get(key);
-  let release!: () => void;
-  locks.set(key, new Promise<void>((r) => (release = r)));
-  return () => {
-    locks.delete(key);
-    release();
-  };
-}
-
