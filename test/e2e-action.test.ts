@@ -6,11 +6,12 @@
  */
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getBooleanInput, getInputList, getList } from '../action/src/inputs.js';
 import { makeBusyboxImage } from './helpers/busybox-image.js';
+import { unpack } from './helpers/e2e-run.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { cleanupTempDirs, makeTempDir } from './helpers/tmp.js';
 
@@ -137,14 +138,35 @@ describe('action bundle end to end', () => {
     expect(JSON.parse(imported.outputs['cache-report']!)).toMatchObject({ run: 0, cached: 3 });
   });
 
+  it('passes add-hosts, ulimit and shm-size to every RUN', async () => {
+    const ctx = path.join(dir, 'run-opts');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(path.join(ctx, 'Dockerfile'), "FROM busybox\nRUN grep -v localhost /etc/hosts > /hosts; ulimit -n > /nofile; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n");
+    const out = path.join(dir, 'run-opts-out');
+    const r = runAction('run-opts', {
+      context: ctx,
+      'build-contexts': `busybox=oci-layout://${layout}:latest`,
+      'add-hosts': 'db:10.0.0.5,cache=10.0.0.6',
+      ulimit: 'nofile=1000:2000',
+      'shm-size': '32m',
+      tags: 'run-opts:latest',
+      outputs: `type=oci,dest=${out},tar=false`,
+    });
+    expect(r.status, r.log).toBe(0);
+    const root = path.join(await unpack(out), 'rootfs');
+    expect(readFileSync(path.join(root, 'hosts'), 'utf8')).toBe('10.0.0.5\tdb\n10.0.0.6\tcache\n');
+    expect(readFileSync(path.join(root, 'nofile'), 'utf8')).toBe('1000\n');
+    expect(readFileSync(path.join(root, 'shm'), 'utf8')).toBe('32768\n');
+  });
+
   it('fails clearly: several platforms, an unsupported input, a failing build; ::error:: and exit 1', () => {
     const multi = runAction('multi', { context: 'examples/hello', platforms: 'linux/amd64,linux/arm64' });
     expect(multi.status).toBe(1);
     expect(multi.log).toContain('::error::Input "platforms" lists 2 platforms (linux/amd64, linux/arm64)');
     expect(multi.outputs).toEqual({});
-    const unsupported = runAction('unsupported', { context: 'examples/hello', 'shm-size': '2g' });
+    const unsupported = runAction('unsupported', { context: 'examples/hello', 'cgroup-parent': 'ci.slice' });
     expect(unsupported.status).toBe(1);
-    expect(unsupported.log).toContain('::error::Input "shm-size" is not supported by build-image');
+    expect(unsupported.log).toContain('::error::Input "cgroup-parent" is not supported by build-image');
     const missingBase = runAction('nobase', { context: 'examples/hello', 'build-contexts': `busybox=oci-layout://${dir}/nope:latest` });
     expect(missingBase.status).toBe(1);
     expect(missingBase.log).toMatch(/::error::.*nope/);

@@ -215,3 +215,36 @@ describe('a working directory missing from the base image', () => {
     }
   });
 });
+
+describe('--add-host, --ulimit and --shm-size', () => {
+  const dockerfile = `FROM busybox
+RUN cat /etc/hosts > /hosts; ulimit -n > /nofile; ulimit -Hn > /nofile-hard; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm
+`;
+  it('reach every RUN (/etc/hosts lines, the process limits, the /dev/shm size) and its cache key', async () => {
+    const cacheDir = await makeTempDir('e2e-cache-');
+    const options = {
+      dockerfile,
+      snapshotter: 'overlay' as const,
+      cacheDir,
+      addHosts: [{ host: 'db', ip: '10.0.0.5' }, { host: 'v6', ip: '2001:db8::33' }],
+      ulimits: [{ name: 'nofile', soft: 1000, hard: 2000 }],
+      shmSize: 32 * 1024 * 1024,
+    };
+    const b = await e2eBuild(options);
+    const root = path.join(await unpack(b.layout), 'rootfs');
+    expect(await readFile(path.join(root, 'hosts'), 'utf8')).toBe('127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.5\tdb\n2001:db8::33\tv6\n');
+    expect(await readFile(path.join(root, 'nofile'), 'utf8')).toBe('1000\n');
+    expect(await readFile(path.join(root, 'nofile-hard'), 'utf8')).toBe('2000\n');
+    expect(await readFile(path.join(root, 'shm'), 'utf8')).toBe('32768\n');
+    // The same options hit the cache; each changed one is a miss (they are part of the RUN, as in BuildKit).
+    expect((await e2eBuild(options)).result.cache).toMatchObject({ run: 0, cached: 1 });
+    for (const changed of [{ addHosts: [{ host: 'db', ip: '10.0.0.6' }] }, { ulimits: [{ name: 'nofile', soft: 1000, hard: 3000 }] }, { shmSize: 16 * 1024 * 1024 }]) {
+      expect((await e2eBuild({ ...options, ...changed })).result.cache).toMatchObject({ run: 1, cached: 0 });
+    }
+    // Without them: Docker's 64 MiB /dev/shm and the engine's own limits.
+    const plain = await e2eBuild({ dockerfile, snapshotter: 'overlay', cacheDir });
+    const plainRoot = path.join(await unpack(plain.layout), 'rootfs');
+    expect(await readFile(path.join(plainRoot, 'shm'), 'utf8')).toBe('65536\n');
+    expect(await readFile(path.join(plainRoot, 'hosts'), 'utf8')).toBe('127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  });
+});

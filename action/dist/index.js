@@ -6107,6 +6107,7 @@ var parse = function(data, opts = {}) {
 };
 
 // packages/builder/src/options/specs.ts
+var import_node_net = require("node:net");
 var OptionError = class extends BuildError {
   name = "OptionError";
   constructor(message, data = {}) {
@@ -6196,6 +6197,46 @@ function parseSshSpec(value) {
   const eq = value.indexOf("=");
   if (eq < 0) return { id: value, paths: [] };
   return { id: value.slice(0, eq), paths: value.slice(eq + 1).split(",").filter(Boolean) };
+}
+var HOST_GATEWAY_IP = "127.0.0.1";
+function parseAddHostSpec(value) {
+  let sep = value.indexOf("=");
+  if (sep < 0) sep = value.indexOf(":");
+  const host = sep < 0 ? "" : value.slice(0, sep);
+  let ip = sep < 0 ? "" : value.slice(sep + 1);
+  if (!host || !ip) throw new OptionError(`--add-host ${value}: expected HOST:IP or HOST=IP`, { value });
+  if (ip === "host-gateway") return { host, ip: HOST_GATEWAY_IP };
+  if (ip.length > 2 && ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
+  const family = (0, import_node_net.isIP)(ip);
+  if (family === 0) throw new OptionError(`--add-host ${value}: "${ip}" is not an IP address`, { value });
+  if (family === 4) return { host, ip };
+  const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+    return { host, ip: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}` };
+  }
+  return { host, ip: canonical };
+}
+var ULIMIT_NAMES = Object.freeze(["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"]);
+function parseUlimitSpec(value) {
+  const m = /^([a-z]+)=(\d+)(?::(\d+))?$/.exec(value.trim());
+  if (!m) throw new OptionError(`--ulimit ${value}: expected NAME=SOFT[:HARD] with whole numbers (e.g. nofile=1024:2048)`, { value });
+  const name = m[1];
+  if (!ULIMIT_NAMES.includes(name)) throw new OptionError(`--ulimit ${value}: unknown limit "${name}" (one of ${ULIMIT_NAMES.join(", ")})`, { value });
+  const soft = Number(m[2]);
+  const hard = m[3] === void 0 ? soft : Number(m[3]);
+  if (!Number.isSafeInteger(soft) || !Number.isSafeInteger(hard)) throw new OptionError(`--ulimit ${value}: the limit is too large`, { value });
+  if (soft > hard) throw new OptionError(`--ulimit ${value}: the soft limit ${soft} is above the hard limit ${hard}`, { value });
+  return { name, soft, hard };
+}
+function parseByteSize(value, flag) {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|b)?$/i.exec(value.trim());
+  if (!m) throw new OptionError(`${flag} ${value}: expected a size such as 64m or 1g`, { value });
+  const power = m[2] ? "kmgtp".indexOf(m[2].toLowerCase()) + 1 : 0;
+  const bytes = Math.floor(Number(m[1]) * 1024 ** power);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new OptionError(`${flag} ${value}: the size must be above zero`, { value });
+  return bytes;
 }
 
 // packages/builder/src/remote-cache/spec.ts
@@ -14791,7 +14832,7 @@ function buildRuntimeSpec(options) {
         source: "devpts",
         options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]
       },
-      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", options.shmSize === void 0 ? "size=65536k" : `size=${options.shmSize}`] },
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["ro", "nosuid", "noexec", "nodev"] },
@@ -15286,7 +15327,7 @@ function mappedIdCount() {
 // packages/builder/src/host-helper/index.ts
 var import_node_child_process3 = require("node:child_process");
 var import_node_fs17 = require("node:fs");
-var import_node_net = __toESM(require("node:net"), 1);
+var import_node_net2 = __toESM(require("node:net"), 1);
 var import_node_os4 = __toESM(require("node:os"), 1);
 var import_node_path16 = __toESM(require("node:path"), 1);
 var import_node_stream12 = require("node:stream");
@@ -15486,7 +15527,7 @@ function startOutputServer() {
       return resolve5(null);
     }
     const waiting = /* @__PURE__ */ new Map();
-    const server = import_node_net.default.createServer((socket) => {
+    const server = import_node_net2.default.createServer((socket) => {
       let head = Buffer.alloc(0);
       const onData = (chunk) => {
         head = Buffer.concat([head, chunk]);
@@ -15695,6 +15736,7 @@ var RuncExecutor = class {
         resolvConfPath: resolvPath,
         mounts: prepared.mounts,
         ...this.opts.rlimits ? { rlimits: this.opts.rlimits } : {},
+        ...this.opts.shmSize !== void 0 ? { shmSize: this.opts.shmSize } : {},
         ...step.security === "insecure" ? { security: "insecure", currentCapabilities: await currentCapabilities() } : {}
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });
@@ -17740,12 +17782,29 @@ function runStep(deps) {
       throw new BuildError("E_ENTITLEMENT", "RUN --security=insecure needs the security.insecure entitlement: pass --allow security.insecure", { location: step.location });
     }
     const network = ins.network === "none" ? "none" : ins.network === "host" ? "host" : deps.network;
+    const extraHosts = deps.extraHosts ?? [];
     const mounts = step.mounts ?? [];
     const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
     const argNames = new Set(step.args.map(([name]) => name));
     const imageEnv = new Set((state.config.config?.Env ?? []).map((e) => e.split("=", 1)[0]));
     const parts = [
-      { type: "op", value: JSON.stringify({ kind: "RUN", args, ...inlineFile ? { inlineFile } : {}, user, cwd, network, security: ins.security, mounts: mountKeys }) },
+      {
+        type: "op",
+        value: JSON.stringify({
+          kind: "RUN",
+          args,
+          ...inlineFile ? { inlineFile } : {},
+          user,
+          cwd,
+          network,
+          security: ins.security,
+          mounts: mountKeys,
+          // As in BuildKit's ExecOp, where these are part of the op; absent ones leave older keys as they were.
+          ...extraHosts.length ? { extraHosts } : {},
+          ...deps.ulimits?.length ? { ulimits: deps.ulimits } : {},
+          ...deps.shmSize !== void 0 ? { shmSize: deps.shmSize } : {}
+        })
+      },
       // The process environment, with the ARG-only names keyed as `arg` so a miss says "ARG X changed".
       ...(step.runEnv ?? []).map(([name, value]) => ({ type: argNames.has(name) && !imageEnv.has(name) ? "arg" : "env", name, value })),
       ...mounts.filter((m) => m.type === "secret").map((m) => ({ type: "secret-id", value: secretId(m) }))
@@ -17775,6 +17834,7 @@ function runStep(deps) {
             cwd,
             user,
             network,
+            ...extraHosts.length ? { extraHosts: [...extraHosts] } : {},
             ...ins.security === "insecure" ? { security: "insecure" } : {},
             mounts: execMounts,
             onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: "step-output", time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString("utf8") }),
@@ -18503,7 +18563,12 @@ async function setupBuild(options, emit, warn, mode) {
   const statCache = await StatCache.load(cacheDir, contextDir).catch(() => void 0);
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === "local").map((c) => [c.name, import_node_path30.default.resolve(c.dir)]));
   const roots = new SourceRoots(contextDir, options.dockerfile === void 0 ? file2 : void 0, namedLocal, statCache);
-  const executor = new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? "runc" });
+  const executor = new RuncExecutor({
+    stateDir: runtimeStateDir(cacheDir),
+    runtime: options.ociRuntime ?? "runc",
+    ...options.ulimits?.length ? { rlimits: options.ulimits.map((u) => ({ type: `RLIMIT_${u.name.toUpperCase()}`, soft: u.soft, hard: u.hard })) } : {},
+    ...options.shmSize !== void 0 ? { shmSize: options.shmSize } : {}
+  });
   const solver = new Solver({
     store,
     index,
@@ -18521,7 +18586,10 @@ async function setupBuild(options, emit, warn, mode) {
         ssh: new Map(Object.entries(options.ssh ?? {})),
         cacheMountsDir: mountsDir,
         allowInsecure: (options.allow ?? []).includes("security.insecure"),
-        network: options.network ?? "host"
+        network: options.network ?? "host",
+        extraHosts: options.addHosts ?? [],
+        ulimits: options.ulimits ?? [],
+        ...options.shmSize !== void 0 ? { shmSize: options.shmSize } : {}
       }),
       COPY: copyStep({ roots }),
       ADD: copyStep({ roots }),
@@ -18919,13 +18987,10 @@ function getInputList(env, name, options = {}) {
 
 // action/src/run.ts
 var UNSUPPORTED = {
-  "add-hosts": "RUN uses the host network; add entries with a RUN step writing /etc/hosts",
   annotations: "manifest annotations are not supported yet",
   attests: "attestations are not supported yet",
   call: "build checks (--call) are not supported yet",
   "cgroup-parent": "the rootless executor does not take a cgroup parent",
-  "shm-size": "/dev/shm size is not configurable yet",
-  ulimit: "ulimits are not configurable yet",
   "no-cache-filters": "use no-cache: true (per-stage no-cache is not supported yet)"
 };
 async function secretFile(dir, id, value) {
@@ -18997,6 +19062,7 @@ async function readInputs(env, io) {
   const network = getInput(env, "network");
   if (network !== "" && !["host", "none", "default"].includes(network)) throw new InputError(`Input "network" is "${network}": use host, none or default`);
   const target = getInput(env, "target");
+  const shmSize = getInput(env, "shm-size");
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== void 0 && epoch !== "" && !/^[0-9]+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
   const options = {
@@ -19017,6 +19083,9 @@ async function readInputs(env, io) {
     ssh,
     allow: getInputList(env, "allow"),
     ...network === "host" || network === "none" ? { network } : {},
+    addHosts: getInputList(env, "add-hosts").map(parseAddHostSpec),
+    ulimits: getInputList(env, "ulimit", { ignoreComma: true }).map(parseUlimitSpec),
+    ...shmSize ? { shmSize: parseByteSize(shmSize, 'Input "shm-size"') } : {},
     ...epoch ? { sourceDateEpoch: Number(epoch) } : {}
   };
   return { options, cleanup };

@@ -10,11 +10,14 @@ import {
   build,
   buildMetadata,
   humanSize,
+  parseAddHostSpec,
   parseBuildContextSpec,
+  parseByteSize,
   parseCacheExportSpec,
   parseCacheImportSpec,
   parseOutputSpec,
   parseSshSpec,
+  parseUlimitSpec,
   plainRenderer,
   type BuildOptions,
   type BuildResult,
@@ -32,13 +35,10 @@ export interface ActionIO {
 
 /** Inputs that build-push-action has and this engine cannot honour: refused, never silently ignored. */
 const UNSUPPORTED: Record<string, string> = {
-  'add-hosts': 'RUN uses the host network; add entries with a RUN step writing /etc/hosts',
   annotations: 'manifest annotations are not supported yet',
   attests: 'attestations are not supported yet',
   call: 'build checks (--call) are not supported yet',
   'cgroup-parent': 'the rootless executor does not take a cgroup parent',
-  'shm-size': '/dev/shm size is not configurable yet',
-  ulimit: 'ulimits are not configurable yet',
   'no-cache-filters': 'use no-cache: true (per-stage no-cache is not supported yet)',
 };
 
@@ -121,6 +121,7 @@ export async function readInputs(env: Env, io: ActionIO): Promise<{ options: Bui
   const network = getInput(env, 'network');
   if (network !== '' && !['host', 'none', 'default'].includes(network)) throw new InputError(`Input "network" is "${network}": use host, none or default`);
   const target = getInput(env, 'target');
+  const shmSize = getInput(env, 'shm-size');
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '' && !/^[0-9]+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
 
@@ -142,6 +143,9 @@ export async function readInputs(env: Env, io: ActionIO): Promise<{ options: Bui
     ssh,
     allow: getInputList(env, 'allow'),
     ...(network === 'host' || network === 'none' ? { network } : {}),
+    addHosts: getInputList(env, 'add-hosts').map(parseAddHostSpec),
+    ulimits: getInputList(env, 'ulimit', { ignoreComma: true }).map(parseUlimitSpec),
+    ...(shmSize ? { shmSize: parseByteSize(shmSize, 'Input "shm-size"') } : {}),
     ...(epoch ? { sourceDateEpoch: Number(epoch) } : {}),
   };
   return { options, cleanup };

@@ -24,12 +24,17 @@ export {
   parseBuildContextSpec,
   parseSecretSpec,
   parseSshSpec,
+  parseAddHostSpec,
+  parseUlimitSpec,
+  parseByteSize,
   parseCsvPairs,
   OptionError,
   type OutputSpec,
   type BuildContextSpec,
   type SecretSpec,
   type SshSpec,
+  type AddHostSpec,
+  type UlimitSpec,
 } from './options/specs.js';
 export { probe, formatProbe, ensureUserNamespace, type ProbeReport } from './rootless/index.js';
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { BuildOptions } from '../solve/build.js';
-import { parseBuildContextSpec, parseOutputSpec, parseSecretSpec, parseSshSpec } from '../options/specs.js';
+import { parseAddHostSpec, parseBuildContextSpec, parseByteSize, parseOutputSpec, parseSecretSpec, parseSshSpec, parseUlimitSpec } from '../options/specs.js';
 import { parseCacheExportSpec, parseCacheImportSpec } from '../remote-cache/index.js';
 import { buildArgsFrom, type FlagDef, type ParsedArgs } from './flags.js';
 import { UsageError, type CliIO } from './io.js';
@@ -34,6 +34,9 @@ export const BUILD_FLAGS: FlagDef[] = [
   { name: 'cache-to', type: 'list' },
   { name: 'ssh', type: 'list' },
   { name: 'network', type: 'string' },
+  { name: 'add-host', type: 'list' },
+  { name: 'ulimit', type: 'list' },
+  { name: 'shm-size', type: 'string' },
   { name: 'allow', type: 'list' },
   { name: 'snapshotter', type: 'string' },
   { name: 'oci-runtime', type: 'string' },
@@ -94,6 +97,7 @@ export function buildOptionsFromFlags(args: ParsedArgs, io: CliIO): BuildOptions
   const network = oneOf(get('network'), ['host', 'none', 'default'] as const, 'network');
   const snapshotter = oneOf(get('snapshotter'), ['auto', 'overlay', 'copy'] as const, 'snapshotter');
   const runtime = oneOf(get('oci-runtime'), ['runc', 'crun'] as const, 'oci-runtime');
+  const shmSize = get('shm-size');
   return {
     context: path.resolve(io.cwd, args.positionals[0]!),
     ...(file !== undefined ? { file: path.resolve(io.cwd, file) } : {}),
@@ -114,6 +118,9 @@ export function buildOptionsFromFlags(args: ParsedArgs, io: CliIO): BuildOptions
     cacheTo: list('cache-to').map((v) => parseCacheExportSpec(v, env)),
     ssh,
     ...(network && network !== 'default' ? { network } : {}),
+    addHosts: list('add-host').map(parseAddHostSpec),
+    ulimits: list('ulimit').map(parseUlimitSpec),
+    ...(shmSize !== undefined ? { shmSize: parseByteSize(shmSize, '--shm-size') } : {}),
     allow: list('allow'),
     ...(epochText !== undefined ? { sourceDateEpoch: Number(epochText) } : {}),
     ...(snapshotter ? { snapshotter } : {}),

@@ -40,6 +40,8 @@ export interface RuncExecutorOptions {
   secretsRoot?: string;
   /** `--ulimit` values applied to every RUN. */
   rlimits?: RuntimeRlimit[];
+  /** `--shm-size`: bytes of every RUN's /dev/shm (default 64 MiB). */
+  shmSize?: number;
   /** How many output lines {@link ExecResult.tail} keeps (default 20). */
   tailLines?: number;
 }
@@ -171,6 +173,7 @@ export class RuncExecutor implements Executor {
         resolvConfPath: resolvPath,
         mounts: prepared.mounts,
         ...(this.opts.rlimits ? { rlimits: this.opts.rlimits } : {}),
+        ...(this.opts.shmSize !== undefined ? { shmSize: this.opts.shmSize } : {}),
         ...(step.security === 'insecure' ? { security: 'insecure' as const, currentCapabilities: await currentCapabilities() } : {}),
       });
       if (this.rootless) spec = toRootlessSpec(spec, { singleIdMapping: mappedIdCount() <= 1 });

@@ -88,6 +88,8 @@ export interface RuntimeSpecOptions {
   currentCapabilities?: readonly string[];
   /** The Node arch whose seccomp architectures the filter lists (default: this process's). */
   arch?: string;
+  /** Bytes of /dev/shm (default 64 MiB, Docker's). */
+  shmSize?: number;
 }
 
 /** Capability names by bit number (linux/capability.h), for reading /proc/self/status masks. */
@@ -190,7 +192,7 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): RuntimeSpec {
         source: 'devpts',
         options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
       },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', options.shmSize === undefined ? 'size=65536k' : `size=${options.shmSize}`] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },

@@ -5,6 +5,7 @@
  * The CLI and the GitHub Action both go through here, so they accept the same spellings.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
+import { isIP } from 'node:net';
 import { BuildError } from '@build-image/errors';
 
 /**
@@ -192,4 +193,98 @@ export function parseSshSpec(value: string): SshSpec {
   const eq = value.indexOf('=');
   if (eq < 0) return { id: value, paths: [] };
   return { id: value.slice(0, eq), paths: value.slice(eq + 1).split(',').filter(Boolean) };
+}
+
+/** An `--add-host` entry: a line `<ip>\t<host>` in every RUN's /etc/hosts. */
+export interface AddHostSpec {
+  host: string;
+  ip: string;
+}
+
+/**
+ * What `host-gateway` stands for. buildx asks the builder for its gateway to the host; RUN here
+ * shares the host's network by default, where the host is its own loopback.
+ */
+export const HOST_GATEWAY_IP = '127.0.0.1';
+
+/**
+ * Parses one `--add-host` value as buildx does: `host=ip` or `host:ip` (the first `=`, else the
+ * first `:`), an IPv6 address optionally in brackets, `host-gateway` for the host. The address is
+ * written the way Go prints it (IPv6 compressed, lower case), as BuildKit writes /etc/hosts.
+ *
+ * @example
+ * ```ts
+ * parseAddHostSpec('db:10.0.0.5') // { host: 'db', ip: '10.0.0.5' }
+ * parseAddHostSpec('v6=[2001:DB8:0::33]') // { host: 'v6', ip: '2001:db8::33' }
+ * ```
+ */
+export function parseAddHostSpec(value: string): AddHostSpec {
+  let sep = value.indexOf('=');
+  if (sep < 0) sep = value.indexOf(':');
+  const host = sep < 0 ? '' : value.slice(0, sep);
+  let ip = sep < 0 ? '' : value.slice(sep + 1);
+  if (!host || !ip) throw new OptionError(`--add-host ${value}: expected HOST:IP or HOST=IP`, { value });
+  if (ip === 'host-gateway') return { host, ip: HOST_GATEWAY_IP };
+  if (ip.length > 2 && ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  const family = isIP(ip);
+  if (family === 0) throw new OptionError(`--add-host ${value}: "${ip}" is not an IP address`, { value });
+  if (family === 4) return { host, ip };
+  const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  // Go prints an IPv4-mapped address as IPv4.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    return { host, ip: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}` };
+  }
+  return { host, ip: canonical };
+}
+
+/** An `--ulimit`: a resource limit of every RUN process. */
+export interface UlimitSpec {
+  /** Docker's name: `nofile`, `nproc`, `core`, … */
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/** The names Docker accepts, each an RLIMIT_<NAME>. */
+export const ULIMIT_NAMES: readonly string[] = Object.freeze(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+/**
+ * Parses one `--ulimit` value as Docker does: `name=soft[:hard]`, hard defaulting to soft and
+ * never below it.
+ *
+ * @example
+ * ```ts
+ * parseUlimitSpec('nofile=1024:2048') // { name: 'nofile', soft: 1024, hard: 2048 }
+ * ```
+ */
+export function parseUlimitSpec(value: string): UlimitSpec {
+  const m = /^([a-z]+)=(\d+)(?::(\d+))?$/.exec(value.trim());
+  if (!m) throw new OptionError(`--ulimit ${value}: expected NAME=SOFT[:HARD] with whole numbers (e.g. nofile=1024:2048)`, { value });
+  const name = m[1]!;
+  if (!ULIMIT_NAMES.includes(name)) throw new OptionError(`--ulimit ${value}: unknown limit "${name}" (one of ${ULIMIT_NAMES.join(', ')})`, { value });
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (!Number.isSafeInteger(soft) || !Number.isSafeInteger(hard)) throw new OptionError(`--ulimit ${value}: the limit is too large`, { value });
+  if (soft > hard) throw new OptionError(`--ulimit ${value}: the soft limit ${soft} is above the hard limit ${hard}`, { value });
+  return { name, soft, hard };
+}
+
+/**
+ * Parses a size as Docker's `--shm-size` takes it: a number with an optional unit (`b`, `k`,
+ * `m`, `g`, `t`, `p`, each optionally followed by `b` or `ib`, powers of 1024), in bytes.
+ *
+ * @example
+ * ```ts
+ * parseByteSize('128m', '--shm-size') // 134217728
+ * ```
+ */
+export function parseByteSize(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|b)?$/i.exec(value.trim());
+  if (!m) throw new OptionError(`${flag} ${value}: expected a size such as 64m or 1g`, { value });
+  const power = m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0;
+  const bytes = Math.floor(Number(m[1]) * 1024 ** power);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new OptionError(`${flag} ${value}: the size must be above zero`, { value });
+  return bytes;
 }

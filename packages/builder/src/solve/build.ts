@@ -12,7 +12,7 @@ import type { RegistryClient } from '../registry/index.js';
 import { putImage, type Image, type ImageConfig } from '../image/index.js';
 import { exportDockerTar, exportOciLayout, exportOciTar, exportRootfs, exportRootfsTar } from '../exporter/index.js';
 import type { ProgressListener } from '../progress/events.js';
-import type { BuildContextSpec, OutputSpec } from '../options/specs.js';
+import type { AddHostSpec, BuildContextSpec, OutputSpec, UlimitSpec } from '../options/specs.js';
 import { exportCache, type CacheExportSpec, type CacheImportSpec } from '../remote-cache/index.js';
 import type { StageState } from './solver.js';
 import type { SecretSource } from './run-step.js';
@@ -61,6 +61,12 @@ export interface BuildOptions {
   ssh?: Record<string, string>;
   /** `--network` default for RUN: host (BuildKit's rootless default) or none. */
   network?: 'host' | 'none';
+  /** `--add-host`: lines added to every RUN's /etc/hosts (part of each RUN's cache key, as in BuildKit). */
+  addHosts?: AddHostSpec[];
+  /** `--ulimit`: resource limits of every RUN process (part of each RUN's cache key). */
+  ulimits?: UlimitSpec[];
+  /** `--shm-size` in bytes: the size of every RUN's /dev/shm (default 64 MiB; part of the key when set). */
+  shmSize?: number;
   /** `--allow security.insecure`. */
   allow?: string[];
   /** SOURCE_DATE_EPOCH (seconds): image `created`, history times and layer mtimes are clamped to it. */

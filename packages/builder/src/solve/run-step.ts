@@ -35,6 +35,12 @@ export interface RunStepDeps {
   allowInsecure: boolean;
   /** Default network for RUN (`--network`); host unless told otherwise. */
   network: 'host' | 'none';
+  /** `--add-host` lines for /etc/hosts. */
+  extraHosts?: ReadonlyArray<{ host: string; ip: string }>;
+  /** `--ulimit`s (applied by the executor; here for the key). */
+  ulimits?: ReadonlyArray<{ name: string; soft: number; hard: number }>;
+  /** `--shm-size` in bytes (applied by the executor; here for the key). */
+  shmSize?: number;
 }
 
 const execFileP = promisify(execFile);
@@ -111,13 +117,30 @@ export function runStep(deps: RunStepDeps) {
       throw new BuildError('E_ENTITLEMENT', 'RUN --security=insecure needs the security.insecure entitlement: pass --allow security.insecure', { location: step.location });
     }
     const network = ins.network === 'none' ? 'none' : ins.network === 'host' ? 'host' : deps.network;
+    const extraHosts = deps.extraHosts ?? [];
     const mounts = step.mounts ?? [];
     const mountKeys = await Promise.all(mounts.map((m) => mountKeyPart(ctx, deps, m)));
 
     const argNames = new Set(step.args.map(([name]) => name));
     const imageEnv = new Set((state.config.config?.Env ?? []).map((e) => e.split('=', 1)[0]!));
     const parts: KeyPart[] = [
-      { type: 'op', value: JSON.stringify({ kind: 'RUN', args, ...(inlineFile ? { inlineFile } : {}), user, cwd, network, security: ins.security, mounts: mountKeys }) },
+      {
+        type: 'op',
+        value: JSON.stringify({
+          kind: 'RUN',
+          args,
+          ...(inlineFile ? { inlineFile } : {}),
+          user,
+          cwd,
+          network,
+          security: ins.security,
+          mounts: mountKeys,
+          // As in BuildKit's ExecOp, where these are part of the op; absent ones leave older keys as they were.
+          ...(extraHosts.length ? { extraHosts } : {}),
+          ...(deps.ulimits?.length ? { ulimits: deps.ulimits } : {}),
+          ...(deps.shmSize !== undefined ? { shmSize: deps.shmSize } : {}),
+        }),
+      },
       // The process environment, with the ARG-only names keyed as `arg` so a miss says "ARG X changed".
       ...(step.runEnv ?? []).map(([name, value]) => ({ type: argNames.has(name) && !imageEnv.has(name) ? 'arg' : 'env', name, value }) as KeyPart),
       ...mounts.filter((m) => m.type === 'secret').map((m) => ({ type: 'secret-id', value: secretId(m) }) as KeyPart),
@@ -150,6 +173,7 @@ export function runStep(deps: RunStepDeps) {
             cwd,
             user,
             network,
+            ...(extraHosts.length ? { extraHosts: [...extraHosts] } : {}),
             ...(ins.security === 'insecure' ? { security: 'insecure' as const } : {}),
             mounts: execMounts,
             onOutput: (stream, chunk) => ctx.solver.options.emit({ v: 1, type: 'step-output', time: ctx.solver.now(), step: ctx.ref, stream, text: chunk.toString('utf8') }),

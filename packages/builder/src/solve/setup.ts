@@ -119,7 +119,12 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
   const namedLocal = new Map([...named.values()].filter((c) => c.kind === 'local').map((c) => [c.name, path.resolve((c as { dir: string }).dir)] as const));
   const roots = new SourceRoots(contextDir, options.dockerfile === undefined ? file : undefined, namedLocal, statCache);
   // Constructing it starts nothing and creates nothing; a plan only asks RUN for its key parts.
-  const executor = new RuncExecutor({ stateDir: runtimeStateDir(cacheDir), runtime: options.ociRuntime ?? 'runc' });
+  const executor = new RuncExecutor({
+    stateDir: runtimeStateDir(cacheDir),
+    runtime: options.ociRuntime ?? 'runc',
+    ...(options.ulimits?.length ? { rlimits: options.ulimits.map((u) => ({ type: `RLIMIT_${u.name.toUpperCase()}`, soft: u.soft, hard: u.hard })) } : {}),
+    ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
+  });
   const solver = new Solver({
     store,
     index,
@@ -138,6 +143,9 @@ export async function setupBuild(options: BuildOptions, emit: ProgressListener, 
         cacheMountsDir: mountsDir,
         allowInsecure: (options.allow ?? []).includes('security.insecure'),
         network: options.network ?? 'host',
+        extraHosts: options.addHosts ?? [],
+        ulimits: options.ulimits ?? [],
+        ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
       }),
       COPY: copyStep({ roots }),
       ADD: copyStep({ roots }),

@@ -19,7 +19,7 @@ export const buildCommand: CommandSpec = {
   usage:
     'build-image [build] [-f FILE] [-t REF]... [--build-arg K=V]... [--target T] [--platform P] [--output SPEC]... [--push] [--no-cache] ' +
     '[--build-context NAME=SRC]... [--registry-mirror HOST=URL]... [--insecure-registry HOST]... [--cache-dir DIR] [--label K=V]... ' +
-    '[--secret id=ID,src=FILE|env=VAR]... [--cache-from SPEC]... [--cache-to SPEC]... [--ssh ID[=SOCKET]]... [--network host|none] [--allow security.insecure] ' +
+    '[--secret id=ID,src=FILE|env=VAR]... [--cache-from SPEC]... [--cache-to SPEC]... [--ssh ID[=SOCKET]]... [--network host|none] [--add-host HOST:IP]... [--ulimit NAME=SOFT[:HARD]]... [--shm-size SIZE] [--allow security.insecure] ' +
     '[--metadata-file F] [--iidfile F] [--progress auto|tty|plain|json|quiet] [--snapshotter auto|overlay|copy] [--oci-runtime runc|crun] CONTEXT',
   async run(argv, io): Promise<ExitCode> {
     const args = parseFlags(argv, BUILD_FLAGS);
