@@ -3465,7 +3465,7 @@ function adaptiveGzip(level) {
   if (typeof crc322 !== "function") return plainGzip(level);
   return async function* gzipStage(source) {
     const strategy = zlib.constants.Z_DEFAULT_STRATEGY;
-    const z = zlib.createDeflateRaw({ level, memLevel: 8, strategy });
+    const z = zlib.createDeflateRaw({ level, memLevel: 8, strategy, chunkSize: 256 * 1024 });
     const output = [];
     let failure;
     z.on("data", (c) => output.push(c));
@@ -3687,6 +3687,7 @@ function encodeTarHeader(header) {
 var TAR_END = Buffer.alloc(1024);
 
 // packages/builder/src/layer/write.ts
+var READ_CHUNK_BYTES = 256 * 1024;
 function layerMediaType(options) {
   const gzip = (options.compression ?? "gzip") === "gzip";
   if (options.mediaTypes === "docker") return gzip ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
@@ -3743,7 +3744,7 @@ async function writeLayerFromEntries(entries, store, options = {}) {
   let count = 0;
   const tarOptions = { onEntry: () => void count++ };
   if (options.sourceDateEpoch !== void 0) tarOptions.sourceDateEpoch = options.sourceDateEpoch;
-  const source = import_node_stream2.Readable.from(tarStream(entries, tarOptions), { objectMode: false, highWaterMark: 64 * 1024 });
+  const source = import_node_stream2.Readable.from(tarStream(entries, tarOptions), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
   const diffTap = new Sha256Tap();
   let stored;
   const sink = async (input) => {
@@ -4066,7 +4067,7 @@ async function* directoryEntries(dir, options = {}) {
         yield* walk2(relPath);
       } else if (st.isFile()) {
         const size = Number(st.size);
-        yield { header: { ...header, type: "file", size }, ...size > 0 ? { body: (0, import_node_fs3.createReadStream)(abs, { highWaterMark: 64 * 1024 }) } : {} };
+        yield { header: { ...header, type: "file", size }, ...size > 0 ? { body: (0, import_node_fs3.createReadStream)(abs, { highWaterMark: READ_CHUNK_BYTES }) } : {} };
       } else if (st.isSymbolicLink()) {
         yield { header: { ...header, type: "symlink", linkname: await (0, import_promises7.readlink)(abs) } };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {

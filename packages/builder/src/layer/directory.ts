@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BlobStore } from '@build-image/cache';
 import { LayerError } from './errors.js';
 import type { TarHeader } from './tarHeader.js';
-import { writeLayerFromEntries, type LayerEntry, type WriteLayerOptions, type WrittenLayer } from './write.js';
+import { READ_CHUNK_BYTES, writeLayerFromEntries, type LayerEntry, type WriteLayerOptions, type WrittenLayer } from './write.js';
 import { getXattr, listXattrs } from './xattr.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -153,7 +153,7 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
         yield* walk(relPath);
       } else if (st.isFile()) {
         const size = Number(st.size);
-        yield { header: { ...header, type: 'file', size }, ...(size > 0 ? { body: createReadStream(abs, { highWaterMark: 64 * 1024 }) } : {}) };
+        yield { header: { ...header, type: 'file', size }, ...(size > 0 ? { body: createReadStream(abs, { highWaterMark: READ_CHUNK_BYTES }) } : {}) };
       } else if (st.isSymbolicLink()) {
         yield { header: { ...header, type: 'symlink', linkname: await readlink(abs) } };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
