@@ -33,10 +33,10 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 var require_native = __commonJS({
   "action/src/native.ts"() {
     "use strict";
-    var import_node_fs25 = require("node:fs");
+    var import_node_fs26 = require("node:fs");
     var import_node_path33 = __toESM(require("node:path"));
     var file2 = import_node_path33.default.join(__dirname, `xattr.linux-${process.arch}-gnu.node`);
-    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs25.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
+    if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && (0, import_node_fs26.existsSync)(file2)) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = file2;
   }
 });
 
@@ -2471,7 +2471,7 @@ var require_xattr = __commonJS({
   "node_modules/@napi-rs/xattr/index.js"(exports2, module2) {
     var { createRequire: createRequire2 } = require("node:module");
     require = createRequire2(__filename);
-    var { readFileSync: readFileSync5 } = require("node:fs");
+    var { readFileSync: readFileSync6 } = require("node:fs");
     var nativeBinding = null;
     var loadErrors = [];
     var isMusl = () => {
@@ -2490,7 +2490,7 @@ var require_xattr = __commonJS({
     var isFileMusl = (f) => f.includes("libc.musl-") || f.includes("ld-musl-");
     var isMuslFromFilesystem = () => {
       try {
-        return readFileSync5("/usr/bin/ldd", "utf-8").includes("musl");
+        return readFileSync6("/usr/bin/ldd", "utf-8").includes("musl");
       } catch {
         return null;
       }
@@ -3024,7 +3024,7 @@ var require_xattr = __commonJS({
 var import_native = __toESM(require_native());
 
 // packages/builder/src/solve/build.ts
-var import_promises41 = require("node:fs/promises");
+var import_promises40 = require("node:fs/promises");
 var import_node_path31 = __toESM(require("node:path"), 1);
 
 // packages/errors/src/index.ts
@@ -3840,9 +3840,9 @@ async function exportDockerTar(image, store, destination, options = {}) {
 // packages/builder/src/layer/apply.ts
 var import_node_child_process2 = require("node:child_process");
 var import_node_fs4 = require("node:fs");
-var import_promises9 = require("node:fs/promises");
+var import_promises8 = require("node:fs/promises");
 var import_node_path5 = require("node:path");
-var import_promises10 = require("node:stream/promises");
+var import_promises9 = require("node:stream/promises");
 var import_node_util = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
 
@@ -3937,7 +3937,6 @@ function chain(src, transform2) {
 
 // packages/builder/src/layer/directory.ts
 var import_node_fs3 = require("node:fs");
-var import_promises7 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 
 // packages/builder/src/layer/xattr.ts
@@ -3968,6 +3967,7 @@ function setXattrSync(path28, name, value) {
 }
 
 // packages/builder/src/layer/directory.ts
+var SMALL_FILE_BYTES = 64 * 1024;
 var WHITEOUT_PREFIX = ".wh.";
 var WHITEOUT_OPAQUE = ".wh..wh..opq";
 function byteCompare(a, b) {
@@ -4017,12 +4017,12 @@ async function* directoryEntries(dir, options = {}) {
   }
   async function* walk2(rel) {
     const absDir = rel ? (0, import_node_path3.join)(dir, rel) : dir;
-    const names = await (0, import_promises7.readdir)(absDir);
+    const names = (0, import_node_fs3.readdirSync)(absDir);
     const children = [];
     for (const diskName of names) {
       const relPath = rel ? `${rel}/${diskName}` : diskName;
       if (options.exclude?.has(relPath)) continue;
-      const st = await (0, import_promises7.lstat)((0, import_node_path3.join)(absDir, diskName), { bigint: true });
+      const st = (0, import_node_fs3.lstatSync)((0, import_node_path3.join)(absDir, diskName), { bigint: true });
       if (options.overlay && st.isCharacterDevice() && st.rdev === 0n) {
         children.push({ entryName: WHITEOUT_PREFIX + diskName, diskName, st, kind: "whiteout" });
       } else {
@@ -4067,9 +4067,10 @@ async function* directoryEntries(dir, options = {}) {
         yield* walk2(relPath);
       } else if (st.isFile()) {
         const size = Number(st.size);
-        yield { header: { ...header, type: "file", size }, ...size > 0 ? { body: (0, import_node_fs3.createReadStream)(abs, { highWaterMark: READ_CHUNK_BYTES }) } : {} };
+        const body = size === 0 ? void 0 : size <= SMALL_FILE_BYTES ? [(0, import_node_fs3.readFileSync)(abs)] : (0, import_node_fs3.createReadStream)(abs, { highWaterMark: READ_CHUNK_BYTES });
+        yield { header: { ...header, type: "file", size }, ...body ? { body } : {} };
       } else if (st.isSymbolicLink()) {
-        yield { header: { ...header, type: "symlink", linkname: await (0, import_promises7.readlink)(abs) } };
+        yield { header: { ...header, type: "symlink", linkname: (0, import_node_fs3.readlinkSync)(abs) } };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         yield { header: { ...header, type: st.isCharacterDevice() ? "character-device" : "block-device", ...devNumbers(st.rdev) } };
       } else if (st.isFIFO()) {
@@ -4084,7 +4085,7 @@ async function writeLayerFromDirectory(dir, store, options = {}) {
 }
 
 // packages/builder/src/rootfs/resolve.ts
-var import_promises8 = require("node:fs/promises");
+var import_promises7 = require("node:fs/promises");
 var import_node_path4 = __toESM(require("node:path"), 1);
 var MAX_SYMLINKS = 255;
 async function resolveInRoot(root, p, options = {}) {
@@ -4106,7 +4107,7 @@ async function resolveInRoot(root, p, options = {}) {
     }
     let isLink = false;
     try {
-      isLink = (await (0, import_promises8.lstat)(candidate)).isSymbolicLink();
+      isLink = (await (0, import_promises7.lstat)(candidate)).isSymbolicLink();
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -4117,7 +4118,7 @@ async function resolveInRoot(root, p, options = {}) {
     if (++links > MAX_SYMLINKS) {
       throw new BuildError("E_SYMLINK_LOOP", `too many levels of symbolic links resolving ${p} inside ${root}`, { data: { path: p } });
     }
-    const target = await (0, import_promises8.readlink)(candidate);
+    const target = await (0, import_promises7.readlink)(candidate);
     if (target.startsWith("/")) resolved2.length = 0;
     pending2.unshift(...splitPath(target));
   }
@@ -4291,8 +4292,8 @@ async function applyLayer(rootDir, layer, options = {}) {
             throw err;
           }
         } else {
-          const fh = await (0, import_promises9.open)(target, flags, 384);
-          await (0, import_promises10.pipeline)(entry, fh.createWriteStream());
+          const fh = await (0, import_promises8.open)(target, flags, 384);
+          await (0, import_promises9.pipeline)(entry, fh.createWriteStream());
         }
         size += bytes;
         break;
@@ -4387,19 +4388,19 @@ async function exportRootfs(image, store, dir, options = {}) {
 
 // packages/builder/src/exporter/rootfsTar.ts
 var import_node_fs5 = require("node:fs");
-var import_promises11 = require("node:fs/promises");
+var import_promises10 = require("node:fs/promises");
 var import_node_os = __toESM(require("node:os"), 1);
 var import_node_path6 = __toESM(require("node:path"), 1);
 var import_node_stream5 = require("node:stream");
-var import_promises12 = require("node:stream/promises");
+var import_promises11 = require("node:stream/promises");
 async function exportRootfsTar(image, store, destination, options = {}) {
-  const dir = await (0, import_promises11.mkdtemp)(import_node_path6.default.join(import_node_os.default.tmpdir(), "build-image-rootfs-"));
+  const dir = await (0, import_promises10.mkdtemp)(import_node_path6.default.join(import_node_os.default.tmpdir(), "build-image-rootfs-"));
   try {
     await exportRootfs(image, store, dir);
     const out = typeof destination === "string" ? (0, import_node_fs5.createWriteStream)(destination) : destination;
-    await (0, import_promises12.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
+    await (0, import_promises11.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
   } finally {
-    await (0, import_promises11.rm)(dir, { recursive: true, force: true });
+    await (0, import_promises10.rm)(dir, { recursive: true, force: true });
   }
 }
 
@@ -6554,13 +6555,13 @@ function errorMessage(e) {
 // packages/cache/src/content-store.ts
 var import_node_crypto4 = require("node:crypto");
 var import_node_fs6 = require("node:fs");
-var import_promises14 = require("node:fs/promises");
+var import_promises13 = require("node:fs/promises");
 var import_node_path9 = require("node:path");
 var import_node_stream6 = require("node:stream");
 
 // packages/cache/src/atomic-file.ts
 var import_node_crypto3 = require("node:crypto");
-var import_promises13 = require("node:fs/promises");
+var import_promises12 = require("node:fs/promises");
 var import_node_path7 = require("node:path");
 
 // packages/cache/src/errors.ts
@@ -6659,7 +6660,7 @@ function tempPath(tmpDir) {
 async function fsyncDir(dir) {
   let fh;
   try {
-    fh = await (0, import_promises13.open)(dir, "r");
+    fh = await (0, import_promises12.open)(dir, "r");
     await fh.sync();
   } catch {
   } finally {
@@ -6671,8 +6672,8 @@ async function writeFileAtomic(tmpDir, dest, data, options = {}) {
   const durable = options.durable ?? true;
   const tmp = tempPath(tmpDir);
   try {
-    await (0, import_promises13.mkdir)(tmpDir, { recursive: true });
-    const fh = await (0, import_promises13.open)(tmp, "wx", options.mode ?? 420);
+    await (0, import_promises12.mkdir)(tmpDir, { recursive: true });
+    const fh = await (0, import_promises12.open)(tmp, "wx", options.mode ?? 420);
     try {
       await fh.writeFile(data);
       if (durable) await fh.sync();
@@ -6681,13 +6682,13 @@ async function writeFileAtomic(tmpDir, dest, data, options = {}) {
     }
     if (options.mtimeMs !== void 0) {
       const t = options.mtimeMs / 1e3;
-      await (0, import_promises13.utimes)(tmp, t, t);
+      await (0, import_promises12.utimes)(tmp, t, t);
     }
-    await (0, import_promises13.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
-    await (0, import_promises13.rename)(tmp, dest);
+    await (0, import_promises12.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
+    await (0, import_promises12.rename)(tmp, dest);
     if (durable) await fsyncDir((0, import_node_path7.dirname)(dest));
   } catch (e) {
-    await (0, import_promises13.rm)(tmp, { force: true }).catch(() => {
+    await (0, import_promises12.rm)(tmp, { force: true }).catch(() => {
     });
     throw mapFsError(e, dest);
   }
@@ -6695,19 +6696,19 @@ async function writeFileAtomic(tmpDir, dest, data, options = {}) {
 async function linkAtomic(tmpDir, existing, dest, fallbackData) {
   const tmp = tempPath(tmpDir);
   try {
-    await (0, import_promises13.mkdir)(tmpDir, { recursive: true });
+    await (0, import_promises12.mkdir)(tmpDir, { recursive: true });
     try {
-      await (0, import_promises13.link)(existing, tmp);
+      await (0, import_promises12.link)(existing, tmp);
     } catch (e) {
       const code = e.code;
       if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK") throw e;
       await writeFileAtomic(tmpDir, dest, await fallbackData());
       return;
     }
-    await (0, import_promises13.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
-    await (0, import_promises13.rename)(tmp, dest);
+    await (0, import_promises12.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
+    await (0, import_promises12.rename)(tmp, dest);
   } catch (e) {
-    await (0, import_promises13.rm)(tmp, { force: true }).catch(() => {
+    await (0, import_promises12.rm)(tmp, { force: true }).catch(() => {
     });
     throw mapFsError(e, dest);
   }
@@ -6818,8 +6819,8 @@ var ContentStore = class {
     let size = 0;
     let fh;
     try {
-      await (0, import_promises14.mkdir)(this.layout.tmp, { recursive: true });
-      fh = await (0, import_promises14.open)(tmp, "wx", 292);
+      await (0, import_promises13.mkdir)(this.layout.tmp, { recursive: true });
+      fh = await (0, import_promises13.open)(tmp, "wx", 292);
       for await (const chunk of source) {
         const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
         size += buf.byteLength;
@@ -6840,20 +6841,20 @@ var ContentStore = class {
       if (await this.hasWithSize(dest, size)) {
         await fh.close();
         fh = void 0;
-        await (0, import_promises14.rm)(tmp, { force: true });
+        await (0, import_promises13.rm)(tmp, { force: true });
         return { digest, size };
       }
       await fh.sync();
       await fh.close();
       fh = void 0;
-      await (0, import_promises14.mkdir)((0, import_node_path9.dirname)(dest), { recursive: true });
-      await (0, import_promises14.rename)(tmp, dest);
+      await (0, import_promises13.mkdir)((0, import_node_path9.dirname)(dest), { recursive: true });
+      await (0, import_promises13.rename)(tmp, dest);
       await fsyncDir((0, import_node_path9.dirname)(dest));
       return { digest, size };
     } catch (e) {
       await fh?.close().catch(() => {
       });
-      await (0, import_promises14.rm)(tmp, { force: true }).catch(() => {
+      await (0, import_promises13.rm)(tmp, { force: true }).catch(() => {
       });
       throw mapFsError(e, this.root);
     }
@@ -6861,7 +6862,7 @@ var ContentStore = class {
   /** True when a blob file exists at `path` with `size` bytes (a racing or damaged one does not count). */
   async hasWithSize(path28, size) {
     try {
-      const st = await (0, import_promises14.stat)(path28);
+      const st = await (0, import_promises13.stat)(path28);
       return st.isFile() && st.size === size;
     } catch {
       return false;
@@ -6995,7 +6996,7 @@ var ContentStore = class {
     const { algorithm } = parseDigest2(digest);
     let fh;
     try {
-      fh = await (0, import_promises14.open)(path28, "r");
+      fh = await (0, import_promises13.open)(path28, "r");
     } catch (e) {
       if (e.code === "ENOENT") throw new BlobNotFoundError(digest, path28);
       throw e;
@@ -7037,7 +7038,7 @@ var ContentStore = class {
    */
   async stat(digest) {
     try {
-      const st = await (0, import_promises14.stat)(this.layout.blob(digest));
+      const st = await (0, import_promises13.stat)(this.layout.blob(digest));
       return st.isFile() ? { size: st.size } : void 0;
     } catch (e) {
       if (e.code === "ENOENT") return void 0;
@@ -7053,7 +7054,7 @@ var ContentStore = class {
    * ```
    */
   async delete(digest) {
-    await (0, import_promises14.rm)(this.layout.blob(digest), { force: true });
+    await (0, import_promises13.rm)(this.layout.blob(digest), { force: true });
   }
   /**
    * Absolute path of the blob file (it may not exist). For zero-copy readers: hard-linking into an
@@ -7079,7 +7080,7 @@ var ContentStore = class {
   async touch(digest) {
     const t = this.now() / 1e3;
     try {
-      await (0, import_promises14.utimes)(this.layout.blob(digest), t, t);
+      await (0, import_promises13.utimes)(this.layout.blob(digest), t, t);
     } catch (e) {
       if (e.code !== "ENOENT") throw e;
     }
@@ -7099,7 +7100,7 @@ var ContentStore = class {
       for (const name of names) {
         if (!HEX_RE.test(name) || name.length !== (algorithm === "sha256" ? 64 : 128)) continue;
         try {
-          const st = await (0, import_promises14.lstat)((0, import_node_path9.join)(dir, name));
+          const st = await (0, import_promises13.lstat)((0, import_node_path9.join)(dir, name));
           if (st.isFile()) yield { digest: `${algorithm}:${name}`, size: st.size, mtimeMs: st.mtimeMs };
         } catch (e) {
           if (e.code !== "ENOENT") throw e;
@@ -7123,9 +7124,9 @@ var ContentStore = class {
     for (const name of await readdirOrEmpty(this.layout.tmp)) {
       const p = (0, import_node_path9.join)(this.layout.tmp, name);
       try {
-        const st = await (0, import_promises14.lstat)(p);
+        const st = await (0, import_promises13.lstat)(p);
         if (st.mtimeMs >= cutoff) continue;
-        await (0, import_promises14.rm)(p, { force: true, recursive: true });
+        await (0, import_promises13.rm)(p, { force: true, recursive: true });
         removed++;
         bytes += st.size;
       } catch (e) {
@@ -7147,7 +7148,7 @@ var ContentStore = class {
     let bytes = 0;
     for (const name of await readdirOrEmpty(this.layout.tmp)) {
       try {
-        bytes += (await (0, import_promises14.lstat)((0, import_node_path9.join)(this.layout.tmp, name))).size;
+        bytes += (await (0, import_promises13.lstat)((0, import_node_path9.join)(this.layout.tmp, name))).size;
         files++;
       } catch {
       }
@@ -7164,7 +7165,7 @@ async function writeAll(fh, buf) {
 }
 async function readdirOrEmpty(dir) {
   try {
-    return await (0, import_promises14.readdir)(dir);
+    return await (0, import_promises13.readdir)(dir);
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw e;
@@ -7172,17 +7173,17 @@ async function readdirOrEmpty(dir) {
 }
 async function removeIfSameFile(path28, ino) {
   if (ino !== void 0) {
-    const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
+    const st = await (0, import_promises13.lstat)(path28).catch(() => void 0);
     if (!st || st.ino !== ino) return;
   }
-  await (0, import_promises14.unlink)(path28).catch((e) => {
+  await (0, import_promises13.unlink)(path28).catch((e) => {
     if (e.code !== "ENOENT") throw e;
   });
 }
 
 // packages/cache/src/cache-index.ts
 var import_node_crypto6 = require("node:crypto");
-var import_promises15 = require("node:fs/promises");
+var import_promises14 = require("node:fs/promises");
 var import_node_path10 = require("node:path");
 
 // packages/cache/src/keys.ts
@@ -7461,7 +7462,7 @@ var CacheIndex = class {
     }
     const nowMs = this.now();
     try {
-      await (0, import_promises15.utimes)(path28, nowMs / 1e3, nowMs / 1e3);
+      await (0, import_promises14.utimes)(path28, nowMs / 1e3, nowMs / 1e3);
     } catch (e) {
       if (e.code === "ENOENT") return void 0;
       throw e;
@@ -7482,7 +7483,7 @@ var CacheIndex = class {
     const path28 = this.layout.entry(hex2);
     const entry = await readEntry(path28);
     if (!entry || entry.key !== key) return void 0;
-    const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
+    const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
     if (!st) return void 0;
     return { ...entry.result, key, createdAt: entry.createdAt, lastUsedAt: new Date(st.mtimeMs).toISOString(), size: entry.size };
   }
@@ -7510,9 +7511,9 @@ var CacheIndex = class {
     const src = this.layout.preimage(keyHex(key));
     try {
       const dest = this.layout.historyFile(stepHex(stepId));
-      await linkAtomic(this.layout.tmp, src, dest, () => (0, import_promises15.readFile)(src));
+      await linkAtomic(this.layout.tmp, src, dest, () => (0, import_promises14.readFile)(src));
       const t = this.now() / 1e3;
-      await (0, import_promises15.utimes)(dest, t, t);
+      await (0, import_promises14.utimes)(dest, t, t);
       return true;
     } catch (e) {
       if (e.code === "ENOENT") return false;
@@ -7542,8 +7543,8 @@ var CacheIndex = class {
    */
   async delete(key) {
     const hex2 = keyHex(key);
-    await (0, import_promises15.rm)(this.layout.entry(hex2), { force: true });
-    await (0, import_promises15.rm)(this.layout.preimage(hex2), { force: true });
+    await (0, import_promises14.rm)(this.layout.entry(hex2), { force: true });
+    await (0, import_promises14.rm)(this.layout.preimage(hex2), { force: true });
   }
   /**
    * Every entry, in no particular order, without marking any as used.
@@ -7672,7 +7673,7 @@ var CacheIndex = class {
     }
     for (const h of await this.scanHistory()) {
       if (options.all || cutoff !== void 0 && h.mtimeMs < cutoff) {
-        await (0, import_promises15.rm)(h.path, { force: true });
+        await (0, import_promises14.rm)(h.path, { force: true });
         if (h.nlink === 1) {
           freed += h.size;
           total -= h.size;
@@ -7683,10 +7684,10 @@ var CacheIndex = class {
   }
   /** Removes an entry's files; returns the pre-image's size when a history link keeps it alive (else 0). */
   async deleteEntryFiles(hex2) {
-    await (0, import_promises15.rm)(this.layout.entry(hex2), { force: true });
+    await (0, import_promises14.rm)(this.layout.entry(hex2), { force: true });
     const pre = this.layout.preimage(hex2);
-    const st = await (0, import_promises15.lstat)(pre).catch(() => void 0);
-    await (0, import_promises15.rm)(pre, { force: true });
+    const st = await (0, import_promises14.lstat)(pre).catch(() => void 0);
+    await (0, import_promises14.rm)(pre, { force: true });
     return st && st.nlink > 1 ? st.size : 0;
   }
   async scanEntries() {
@@ -7698,11 +7699,11 @@ var CacheIndex = class {
         if (!m) continue;
         const hex2 = m[1];
         const path28 = (0, import_node_path10.join)(full, name);
-        const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
+        const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
         if (!st) continue;
         const entry = await readEntry(path28);
         if (!entry) continue;
-        const pre = await (0, import_promises15.lstat)(this.layout.preimage(hex2)).catch(() => void 0);
+        const pre = await (0, import_promises14.lstat)(this.layout.preimage(hex2)).catch(() => void 0);
         out.push({ key: `sha256:${hex2}`, hex: hex2, lastUsedMs: st.mtimeMs, bytes: st.size + (pre?.size ?? 0), refs: referencesOf(entry.result) });
       }
     }
@@ -7714,7 +7715,7 @@ var CacheIndex = class {
       const full = (0, import_node_path10.join)(this.layout.history, dir);
       for (const name of await readdirOrEmpty2(full)) {
         const path28 = (0, import_node_path10.join)(full, name);
-        const st = await (0, import_promises15.lstat)(path28).catch(() => void 0);
+        const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
         if (st?.isFile()) out.push({ path: path28, size: st.size, nlink: st.nlink, mtimeMs: st.mtimeMs });
       }
     }
@@ -7744,7 +7745,7 @@ function stepHex(stepId) {
 async function readEntry(path28) {
   let text;
   try {
-    text = await (0, import_promises15.readFile)(path28, "utf8");
+    text = await (0, import_promises14.readFile)(path28, "utf8");
   } catch (e) {
     if (e.code === "ENOENT") return void 0;
     throw e;
@@ -7758,7 +7759,7 @@ async function readEntry(path28) {
 }
 async function readPreimage(path28) {
   try {
-    const v = JSON.parse(await (0, import_promises15.readFile)(path28, "utf8"));
+    const v = JSON.parse(await (0, import_promises14.readFile)(path28, "utf8"));
     return v && v.v === 1 && v.preimage && Array.isArray(v.preimage.parts) ? v : void 0;
   } catch {
     return void 0;
@@ -7766,7 +7767,7 @@ async function readPreimage(path28) {
 }
 async function readdirOrEmpty2(dir) {
   try {
-    return await (0, import_promises15.readdir)(dir);
+    return await (0, import_promises14.readdir)(dir);
   } catch (e) {
     if (e.code === "ENOENT" || e.code === "ENOTDIR") return [];
     throw e;
@@ -8372,9 +8373,9 @@ var GhaCacheReader = class {
 // packages/builder/src/remote-cache/local.ts
 var import_node_crypto9 = require("node:crypto");
 var import_node_fs8 = require("node:fs");
-var import_promises16 = require("node:fs/promises");
+var import_promises15 = require("node:fs/promises");
 var import_node_path11 = require("node:path");
-var import_promises17 = require("node:stream/promises");
+var import_promises16 = require("node:stream/promises");
 var import_node_fs9 = require("node:fs");
 function blobPath(dir, digest) {
   const [alg, hex2] = digest.split(":");
@@ -8382,7 +8383,7 @@ function blobPath(dir, digest) {
 }
 async function sizeOf(path28) {
   try {
-    return (await (0, import_promises16.stat)(path28)).size;
+    return (await (0, import_promises15.stat)(path28)).size;
   } catch (e) {
     if (e.code === "ENOENT") return void 0;
     throw e;
@@ -8391,17 +8392,17 @@ async function sizeOf(path28) {
 async function writeAtomic(path28, data) {
   const tmp = `${path28}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
   try {
-    await (0, import_promises16.writeFile)(tmp, data);
-    await (0, import_promises16.rename)(tmp, path28);
+    await (0, import_promises15.writeFile)(tmp, data);
+    await (0, import_promises15.rename)(tmp, path28);
   } catch (e) {
-    await (0, import_promises16.rm)(tmp, { force: true });
+    await (0, import_promises15.rm)(tmp, { force: true });
     throw e;
   }
 }
 async function readIndex(dir) {
   let text;
   try {
-    text = await (0, import_promises16.readFile)((0, import_node_path11.join)(dir, "index.json"), "utf8");
+    text = await (0, import_promises15.readFile)((0, import_node_path11.join)(dir, "index.json"), "utf8");
   } catch (e) {
     const code = e.code;
     if (code === "ENOENT" || code === "ENOTDIR") return void 0;
@@ -8427,19 +8428,19 @@ var LocalCacheWriter = class {
   async putBlob(desc, store, signal) {
     const dest = blobPath(this.dir, desc.digest);
     if (await sizeOf(dest) === desc.size) return "exists";
-    await (0, import_promises16.mkdir)((0, import_node_path11.join)(dest, ".."), { recursive: true });
+    await (0, import_promises15.mkdir)((0, import_node_path11.join)(dest, ".."), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
     try {
-      await (0, import_promises17.pipeline)(store.get(desc.digest), (0, import_node_fs8.createWriteStream)(tmp, { mode: 420 }), { signal });
-      await (0, import_promises16.rename)(tmp, dest);
+      await (0, import_promises16.pipeline)(store.get(desc.digest), (0, import_node_fs8.createWriteStream)(tmp, { mode: 420 }), { signal });
+      await (0, import_promises15.rename)(tmp, dest);
     } catch (e) {
-      await (0, import_promises16.rm)(tmp, { force: true });
+      await (0, import_promises15.rm)(tmp, { force: true });
       throw e;
     }
     return "uploaded";
   }
   async putManifest(bytes, desc, _signal) {
-    await (0, import_promises16.mkdir)((0, import_node_path11.join)(this.dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises15.mkdir)((0, import_node_path11.join)(this.dir, "blobs", "sha256"), { recursive: true });
     const mpath = blobPath(this.dir, desc.digest);
     if (await sizeOf(mpath) !== bytes.length) await writeAtomic(mpath, bytes);
     await writeAtomic((0, import_node_path11.join)(this.dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
@@ -8468,7 +8469,7 @@ var LocalCacheWriter = class {
       if (d.mediaType !== MediaType.OciManifest && d.mediaType !== MediaType.DockerManifest && !isIndexMediaType(d.mediaType)) return true;
       let parsed2;
       try {
-        parsed2 = JSON.parse(await (0, import_promises16.readFile)(blobPath(this.dir, d.digest), "utf8"));
+        parsed2 = JSON.parse(await (0, import_promises15.readFile)(blobPath(this.dir, d.digest), "utf8"));
       } catch {
         return false;
       }
@@ -8481,10 +8482,10 @@ var LocalCacheWriter = class {
       return true;
     };
     for (const m of manifests) if (!await visit(m)) return;
-    for (const alg of await (0, import_promises16.readdir)((0, import_node_path11.join)(this.dir, "blobs")).catch(() => [])) {
-      for (const name of await (0, import_promises16.readdir)((0, import_node_path11.join)(this.dir, "blobs", alg)).catch(() => [])) {
+    for (const alg of await (0, import_promises15.readdir)((0, import_node_path11.join)(this.dir, "blobs")).catch(() => [])) {
+      for (const name of await (0, import_promises15.readdir)((0, import_node_path11.join)(this.dir, "blobs", alg)).catch(() => [])) {
         if (name.includes(".tmp-")) continue;
-        if (!live.has(`${alg}:${name}`)) await (0, import_promises16.rm)((0, import_node_path11.join)(this.dir, "blobs", alg, name), { force: true });
+        if (!live.has(`${alg}:${name}`)) await (0, import_promises15.rm)((0, import_node_path11.join)(this.dir, "blobs", alg, name), { force: true });
       }
     }
   }
@@ -8512,7 +8513,7 @@ var LocalCacheReader = class {
       }
     }
     if (!entry) return void 0;
-    const bytes = await (0, import_promises16.readFile)(blobPath(this.dir, entry.digest)).catch((e) => {
+    const bytes = await (0, import_promises15.readFile)(blobPath(this.dir, entry.digest)).catch((e) => {
       throw new RemoteCacheError("E_CACHE_IMPORT", `${this.dir}: manifest ${entry.digest} named in index.json is missing (${e.code})`, { dir: this.dir });
     });
     if (sha256Digest(bytes) !== entry.digest) {
@@ -8528,7 +8529,7 @@ var LocalCacheReader = class {
 };
 
 // packages/builder/src/remote-cache/mounts.ts
-var import_promises18 = require("node:fs/promises");
+var import_promises17 = require("node:fs/promises");
 async function packCacheMounts(dirs, store, options = {}) {
   const mounts = [];
   const skipped = [];
@@ -8540,7 +8541,7 @@ async function packCacheMounts(dirs, store, options = {}) {
     }
     seen.add(m.id);
     try {
-      const st = await (0, import_promises18.stat)(m.dir);
+      const st = await (0, import_promises17.stat)(m.dir);
       if (!st.isDirectory()) throw new Error(`${m.dir} is not a directory`);
       const layer = await writeLayerFromDirectory(m.dir, store, {
         // A cache dir is tool state, not an image: carry every extended attribute (overlay's own
@@ -8561,7 +8562,7 @@ async function restoreCacheMount(store, layer, dir) {
 
 // packages/builder/src/registry/client.ts
 var import_node_stream11 = require("node:stream");
-var import_promises19 = require("node:stream/promises");
+var import_promises18 = require("node:stream/promises");
 
 // packages/builder/src/registry/digest.ts
 var import_node_crypto10 = require("node:crypto");
@@ -11689,7 +11690,7 @@ function dispatch2(ctx, st, cmd, stepIndex) {
       case "ADD":
       case "COPY": {
         const chown4 = ins.chown !== void 0 ? ex(ins.chown) : void 0;
-        const chmod5 = ins.chmod !== void 0 ? ex(ins.chmod) : void 0;
+        const chmod4 = ins.chmod !== void 0 ? ex(ins.chmod) : void 0;
         const checksum = ins.kind === "ADD" && ins.checksum !== void 0 ? ex(ins.checksum) : void 0;
         const sources = ins.sources.map(ex);
         const dest = ex(ins.dest);
@@ -11703,9 +11704,9 @@ function dispatch2(ctx, st, cmd, stepIndex) {
         const next = { ...ins, sources, dest, heredocSources };
         if (chown4) next.chown = chown4;
         else delete next.chown;
-        if (chmod5) {
-          next.chmod = chmod5;
-          extra.chmod = parseChmod(chmod5);
+        if (chmod4) {
+          next.chmod = chmod4;
+          extra.chmod = parseChmod(chmod4);
         } else delete next.chmod;
         if (next.kind === "ADD") {
           if (checksum) next.checksum = checksum;
@@ -12593,7 +12594,7 @@ var RegistryClient = class {
       const verify = verifyingStream(desc.digest, desc.size, this.mismatch(ref, "blob", desc.digest));
       const body = import_node_stream11.Readable.fromWeb(res.body);
       try {
-        const results = await Promise.allSettled([(0, import_promises19.pipeline)(body, verify), store.put(verify, { expected: desc.digest, size: desc.size })]);
+        const results = await Promise.allSettled([(0, import_promises18.pipeline)(body, verify), store.put(verify, { expected: desc.digest, size: desc.size })]);
         const failures = results.filter((r) => r.status === "rejected").map((r) => r.reason);
         if (failures.length === 0) return;
         throw failures.find((f) => RegistryError.is(f) && f.code === "E_REGISTRY") ?? failures[0];
@@ -13279,7 +13280,7 @@ async function importInto(input, reader, signal, result, warn, concurrency) {
 
 // packages/builder/src/solve/setup.ts
 var import_node_crypto23 = require("node:crypto");
-var import_promises40 = require("node:fs/promises");
+var import_promises39 = require("node:fs/promises");
 var import_node_path30 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/context/errors.ts
@@ -13943,7 +13944,7 @@ var PatternMatcher = class {
 };
 
 // packages/builder/src/context/ignorefile.ts
-var import_promises20 = require("node:fs/promises");
+var import_promises19 = require("node:fs/promises");
 var path3 = __toESM(require("node:path"), 1);
 function readIgnoreFile(text) {
   const out = [];
@@ -13975,7 +13976,7 @@ async function loadIgnorePatterns(contextDir, dockerfilePath) {
   for (const file2 of candidates) {
     let text;
     try {
-      text = await (0, import_promises20.readFile)(file2, "utf8");
+      text = await (0, import_promises19.readFile)(file2, "utf8");
     } catch (e) {
       const code = e.code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -14091,7 +14092,7 @@ async function walkContext(contextDir, patterns = [], options = {}) {
 }
 
 // packages/builder/src/context/build-context.ts
-var import_promises21 = require("node:fs/promises");
+var import_promises20 = require("node:fs/promises");
 var path5 = __toESM(require("node:path"), 1);
 function parentOf(p) {
   const i = p.lastIndexOf("/");
@@ -14121,7 +14122,7 @@ async function loadContext(dir, options = {}) {
     if (loaded.file) file2 = path5.relative(abs, loaded.file) || loaded.file;
   }
   const matcher = new PatternMatcher(patterns, file2);
-  const [rootStat, entries] = await Promise.all([(0, import_promises21.lstat)(abs, { bigint: true }), walkContext(abs, matcher)]);
+  const [rootStat, entries] = await Promise.all([(0, import_promises20.lstat)(abs, { bigint: true }), walkContext(abs, matcher)]);
   return contextFromEntries(abs, toEntry(".", rootStat), entries);
 }
 
@@ -14329,7 +14330,7 @@ function selectSources(ctx, options) {
 
 // packages/builder/src/context/stat-cache.ts
 var import_node_crypto11 = require("node:crypto");
-var import_promises22 = require("node:fs/promises");
+var import_promises21 = require("node:fs/promises");
 var path6 = __toESM(require("node:path"), 1);
 var VERSION = 1;
 var SECOND = 1000000000n;
@@ -14357,7 +14358,7 @@ var StatCache = class _StatCache {
     const file2 = _StatCache.fileFor(cacheRoot, contextDir);
     const sc = new _StatCache(file2, path6.resolve(contextDir));
     try {
-      const [text, st] = await Promise.all([(0, import_promises22.readFile)(file2, "utf8"), (0, import_promises22.stat)(file2, { bigint: true })]);
+      const [text, st] = await Promise.all([(0, import_promises21.readFile)(file2, "utf8"), (0, import_promises21.stat)(file2, { bigint: true })]);
       const doc = JSON.parse(text);
       if (doc.version !== VERSION || doc.context !== sc.contextDir) return sc;
       for (const r of doc.entries) sc.rows.set(r[0], r);
@@ -14397,11 +14398,11 @@ var StatCache = class _StatCache {
   async save() {
     if (!this.dirty && this.racyFromNs >= 0) return;
     const entries = [...this.rows.values()];
-    await (0, import_promises22.mkdir)(path6.dirname(this.file), { recursive: true });
+    await (0, import_promises21.mkdir)(path6.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    await (0, import_promises22.writeFile)(tmp, JSON.stringify({ version: VERSION, context: this.contextDir, entries }));
-    await (0, import_promises22.rename)(tmp, this.file);
-    const st = await (0, import_promises22.stat)(this.file, { bigint: true });
+    await (0, import_promises21.writeFile)(tmp, JSON.stringify({ version: VERSION, context: this.contextDir, entries }));
+    await (0, import_promises21.rename)(tmp, this.file);
+    const st = await (0, import_promises21.stat)(this.file, { bigint: true });
     this.racyFromNs = st.mtimeNs / SECOND * SECOND;
     this.dirty = false;
   }
@@ -14409,7 +14410,7 @@ var StatCache = class _StatCache {
 
 // packages/builder/src/context/hash.ts
 var import_node_crypto12 = require("node:crypto");
-var import_promises23 = require("node:fs/promises");
+var import_promises22 = require("node:fs/promises");
 var path7 = __toESM(require("node:path"), 1);
 var import_node_os3 = require("node:os");
 
@@ -14493,7 +14494,7 @@ var TREE_TAG = "build-image/context-selection/v1";
 var CHUNK = 256 * 1024;
 var sha256 = (s) => `sha256:${(0, import_node_crypto12.createHash)("sha256").update(s).digest("hex")}`;
 async function hashFileContent(absPath, expected, buffer = Buffer.allocUnsafe(CHUNK)) {
-  const fh = await (0, import_promises23.open)(absPath, "r");
+  const fh = await (0, import_promises22.open)(absPath, "r");
   try {
     for (let attempt = 0; ; attempt++) {
       const h = (0, import_node_crypto12.createHash)("sha256");
@@ -14514,9 +14515,9 @@ async function hashFileContent(absPath, expected, buffer = Buffer.allocUnsafe(CH
     await fh.close();
   }
 }
-function effectiveMode(e, chmod5) {
+function effectiveMode(e, chmod4) {
   if (e.type === "symlink") return 511;
-  return chmod5 === void 0 ? e.mode : chmod5 & 511;
+  return chmod4 === void 0 ? e.mode : chmod4 & 511;
 }
 function hashEntry(sel, contentHex, options = {}) {
   const e = sel.entry;
@@ -15084,23 +15085,23 @@ async function resolveUser(rootfs, userSpec) {
 
 // packages/builder/src/executor/mounts.ts
 var import_node_fs13 = require("node:fs");
-var import_promises24 = require("node:fs/promises");
+var import_promises23 = require("node:fs/promises");
 var import_node_path13 = __toESM(require("node:path"), 1);
 var OVERLAY_UNSAFE = /[,:\\]/;
 async function ensureCacheDir(m) {
   try {
-    const st = await (0, import_promises24.stat)(m.hostDir);
+    const st = await (0, import_promises23.stat)(m.hostDir);
     if (!st.isDirectory()) throw new Error(`cache mount source ${m.hostDir} is not a directory`);
     return;
   } catch (e) {
     if (e.code !== "ENOENT") throw e;
   }
-  await (0, import_promises24.mkdir)(import_node_path13.default.dirname(m.hostDir), { recursive: true });
-  await (0, import_promises24.mkdir)(m.hostDir, { mode: 493 }).catch((e) => {
+  await (0, import_promises23.mkdir)(import_node_path13.default.dirname(m.hostDir), { recursive: true });
+  await (0, import_promises23.mkdir)(m.hostDir, { mode: 493 }).catch((e) => {
     if (e.code !== "EEXIST") throw e;
   });
-  await (0, import_promises24.chown)(m.hostDir, m.uid ?? 0, m.gid ?? 0);
-  await (0, import_promises24.chmod)(m.hostDir, m.mode ?? 493);
+  await (0, import_promises23.chown)(m.hostDir, m.uid ?? 0, m.gid ?? 0);
+  await (0, import_promises23.chmod)(m.hostDir, m.mode ?? 493);
 }
 async function prepareMounts(mounts, options) {
   const out = [];
@@ -15116,19 +15117,19 @@ async function prepareMounts(mounts, options) {
           out.push({ destination: target, type: "bind", source: m.source, options: ["rbind", "ro"] });
           break;
         }
-        const st = await (0, import_promises24.stat)(m.source);
+        const st = await (0, import_promises23.stat)(m.source);
         const base = import_node_path13.default.join(options.scratchDir, `bind-${idx}`);
         if (st.isDirectory() && !OVERLAY_UNSAFE.test(m.source) && !OVERLAY_UNSAFE.test(base)) {
-          await (0, import_promises24.mkdir)(import_node_path13.default.join(base, "upper"), { recursive: true });
-          await (0, import_promises24.mkdir)(import_node_path13.default.join(base, "work"), { recursive: true });
+          await (0, import_promises23.mkdir)(import_node_path13.default.join(base, "upper"), { recursive: true });
+          await (0, import_promises23.mkdir)(import_node_path13.default.join(base, "work"), { recursive: true });
           const opts = [`lowerdir=${m.source}`, `upperdir=${import_node_path13.default.join(base, "upper")}`, `workdir=${import_node_path13.default.join(base, "work")}`];
           if (options.rootless) opts.push("userxattr");
           out.push({ destination: target, type: "overlay", source: "overlay", options: opts });
         } else {
-          await (0, import_promises24.mkdir)(base, { recursive: true });
+          await (0, import_promises23.mkdir)(base, { recursive: true });
           const copy = import_node_path13.default.join(base, "copy");
-          if (st.isDirectory()) await (0, import_promises24.cp)(m.source, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-          else await (0, import_promises24.copyFile)(m.source, copy);
+          if (st.isDirectory()) await (0, import_promises23.cp)(m.source, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+          else await (0, import_promises23.copyFile)(m.source, copy);
           out.push({ destination: target, type: "bind", source: copy, options: ["rbind", "rw"] });
         }
         break;
@@ -15144,18 +15145,18 @@ async function prepareMounts(mounts, options) {
         break;
       }
       case "secret": {
-        await (0, import_promises24.mkdir)(options.secretsDir, { recursive: true, mode: 448 });
+        await (0, import_promises23.mkdir)(options.secretsDir, { recursive: true, mode: 448 });
         const file2 = import_node_path13.default.join(options.secretsDir, `secret-${idx}`);
         if (m.content === void 0 && m.hostFile === void 0) throw new Error(`secret mount at ${target} has neither hostFile nor content`);
-        const data = m.content !== void 0 ? m.content : await (0, import_promises24.readFile)(m.hostFile);
-        await (0, import_promises24.writeFile)(file2, data, { mode: 384 });
-        await (0, import_promises24.chown)(file2, m.uid ?? 0, m.gid ?? 0);
-        await (0, import_promises24.chmod)(file2, m.mode ?? 256);
+        const data = m.content !== void 0 ? m.content : await (0, import_promises23.readFile)(m.hostFile);
+        await (0, import_promises23.writeFile)(file2, data, { mode: 384 });
+        await (0, import_promises23.chown)(file2, m.uid ?? 0, m.gid ?? 0);
+        await (0, import_promises23.chmod)(file2, m.mode ?? 256);
         out.push({ destination: target, type: "bind", source: file2, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] });
         break;
       }
       case "ssh": {
-        await (0, import_promises24.lstat)(m.socketPath);
+        await (0, import_promises23.lstat)(m.socketPath);
         out.push({ destination: target, type: "bind", source: m.socketPath, options: ["rbind"] });
         break;
       }
@@ -15170,7 +15171,7 @@ async function cleanupPreparedMounts(options) {
 
 // packages/builder/src/executor/stubs.ts
 var import_node_fs14 = require("node:fs");
-var import_promises25 = require("node:fs/promises");
+var import_promises24 = require("node:fs/promises");
 var import_node_path14 = __toESM(require("node:path"), 1);
 var RUNTIME_MOUNT_POINTS = ["/proc", "/dev", "/sys"];
 async function exists(p) {
@@ -15204,7 +15205,7 @@ async function missingChain(rootfs, target) {
   let parentAtime = /* @__PURE__ */ new Date(0);
   let parentMtime = /* @__PURE__ */ new Date(0);
   try {
-    const st = await (0, import_promises25.lstat)(import_node_path14.default.dirname(top));
+    const st = await (0, import_promises24.lstat)(import_node_path14.default.dirname(top));
     parentAtime = st.atime;
     parentMtime = st.mtime;
   } catch {
@@ -15230,23 +15231,23 @@ async function recordMountStubs(rootfs, targets) {
       for (const r of ordered) {
         let st;
         try {
-          st = await (0, import_promises25.lstat)(r.hostPath);
+          st = await (0, import_promises24.lstat)(r.hostPath);
         } catch {
           continue;
         }
         try {
           if (st.isDirectory()) {
-            if ((await (0, import_promises25.readdir)(r.hostPath)).length !== 0) continue;
-            await (0, import_promises25.rmdir)(r.hostPath);
+            if ((await (0, import_promises24.readdir)(r.hostPath)).length !== 0) continue;
+            await (0, import_promises24.rmdir)(r.hostPath);
           } else {
             if (st.size !== 0) continue;
-            await (0, import_promises25.unlink)(r.hostPath);
+            await (0, import_promises24.unlink)(r.hostPath);
           }
         } catch {
           continue;
         }
         const parent = import_node_path14.default.dirname(r.hostPath);
-        if (!seen.has(parent)) await (0, import_promises25.utimes)(parent, r.parentAtime, r.parentMtime).catch(() => void 0);
+        if (!seen.has(parent)) await (0, import_promises24.utimes)(parent, r.parentAtime, r.parentMtime).catch(() => void 0);
       }
       const left = [];
       for (const p of runtime) if (await exists(p)) left.push(import_node_path14.default.relative(rootfs, p));
@@ -15259,7 +15260,7 @@ async function recordMountStubs(rootfs, targets) {
 var import_node_child_process4 = require("node:child_process");
 var import_node_crypto15 = require("node:crypto");
 var import_node_fs18 = require("node:fs");
-var import_promises26 = require("node:fs/promises");
+var import_promises25 = require("node:fs/promises");
 var import_node_os5 = __toESM(require("node:os"), 1);
 var import_node_path17 = __toESM(require("node:path"), 1);
 
@@ -15771,7 +15772,7 @@ var RuncExecutor = class {
       const ns = nameservers(text);
       if (ns.length > 0 && ns.every((n) => n === "127.0.0.53")) {
         try {
-          text = await (0, import_promises26.readFile)("/run/systemd/resolve/resolv.conf", "utf8");
+          text = await (0, import_promises25.readFile)("/run/systemd/resolve/resolv.conf", "utf8");
         } catch {
         }
       }
@@ -15786,11 +15787,11 @@ var RuncExecutor = class {
       cur = import_node_path17.default.posix.join(cur, part);
       const host = await resolveInRoot2(rootfs, cur);
       try {
-        const st = await (0, import_promises26.lstat)(host);
+        const st = await (0, import_promises25.lstat)(host);
         if (!st.isDirectory()) return;
       } catch {
-        await (0, import_promises26.mkdir)(host, { mode: 493 });
-        await (0, import_promises26.chown)(host, uid, gid);
+        await (0, import_promises25.mkdir)(host, { mode: 493 });
+        await (0, import_promises25.chown)(host, uid, gid);
       }
     }
   }
@@ -15878,13 +15879,13 @@ var RuncExecutor = class {
   }
 };
 async function currentCapabilities() {
-  const status = await (0, import_promises26.readFile)("/proc/self/status", "utf8");
+  const status = await (0, import_promises25.readFile)("/proc/self/status", "utf8");
   return capabilitiesFromMask(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0");
 }
 
 // packages/builder/src/auth/docker-config.ts
 var import_node_child_process5 = require("node:child_process");
-var import_promises27 = require("node:fs/promises");
+var import_promises26 = require("node:fs/promises");
 var import_node_os6 = __toESM(require("node:os"), 1);
 var import_node_path18 = __toESM(require("node:path"), 1);
 
@@ -15935,7 +15936,7 @@ var DockerConfigCredentialStore = class {
     this.config ??= (async () => {
       let text;
       try {
-        text = await (0, import_promises27.readFile)(this.configFile, "utf8");
+        text = await (0, import_promises26.readFile)(this.configFile, "utf8");
       } catch (e) {
         if (e.code === "ENOENT") return {};
         throw new CredentialsError(`cannot read ${this.configFile}: ${e.message}`, { configFile: this.configFile }, e);
@@ -16040,7 +16041,7 @@ var DockerConfigCredentialStore = class {
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto17 = require("node:crypto");
 var import_node_child_process8 = require("node:child_process");
-var import_promises29 = require("node:fs/promises");
+var import_promises28 = require("node:fs/promises");
 var import_node_fs19 = require("node:fs");
 var import_node_path20 = __toESM(require("node:path"), 1);
 var import_node_util3 = require("node:util");
@@ -16090,12 +16091,12 @@ async function unmount(target) {
 
 // packages/builder/src/snapshot/store-dir.ts
 var import_node_crypto16 = require("node:crypto");
-var import_promises28 = require("node:fs/promises");
+var import_promises27 = require("node:fs/promises");
 var import_node_path19 = __toESM(require("node:path"), 1);
 var inflight = /* @__PURE__ */ new Map();
 async function isDir(p) {
   try {
-    return (await (0, import_promises28.stat)(p)).isDirectory();
+    return (await (0, import_promises27.stat)(p)).isDirectory();
   } catch {
     return false;
   }
@@ -16105,24 +16106,24 @@ function ensureFilledDir(finalDir, fill) {
   if (existing) return existing;
   const p = (async () => {
     if (await isDir(finalDir)) return finalDir;
-    await (0, import_promises28.mkdir)(import_node_path19.default.dirname(finalDir), { recursive: true });
+    await (0, import_promises27.mkdir)(import_node_path19.default.dirname(finalDir), { recursive: true });
     const tmp = `${finalDir}.tmp-${(0, import_node_crypto16.randomBytes)(6).toString("hex")}`;
-    await (0, import_promises28.mkdir)(tmp, { mode: 493 });
+    await (0, import_promises27.mkdir)(tmp, { mode: 493 });
     try {
       await fill(tmp);
       try {
-        await (0, import_promises28.rename)(tmp, finalDir);
+        await (0, import_promises27.rename)(tmp, finalDir);
       } catch (e) {
         const code = e.code;
         if ((code === "ENOTEMPTY" || code === "EEXIST") && await isDir(finalDir)) {
-          await (0, import_promises28.rm)(tmp, { recursive: true, force: true });
+          await (0, import_promises27.rm)(tmp, { recursive: true, force: true });
           return finalDir;
         }
         throw e;
       }
       return finalDir;
     } catch (e) {
-      await (0, import_promises28.rm)(tmp, { recursive: true, force: true }).catch(() => void 0);
+      await (0, import_promises27.rm)(tmp, { recursive: true, force: true }).catch(() => void 0);
       throw e;
     }
   })().finally(() => inflight.delete(finalDir));
@@ -16248,7 +16249,7 @@ var OverlaySnapshotter = class {
   async has(lowerDiffIds) {
     for (const d of lowerDiffIds) {
       try {
-        await (0, import_promises29.stat)(this.layerDir(d));
+        await (0, import_promises28.stat)(this.layerDir(d));
       } catch {
         return false;
       }
@@ -16286,7 +16287,7 @@ var OverlaySnapshotter = class {
   }
   async emptyDir() {
     const d = import_node_path20.default.join(this.root, "empty");
-    await (0, import_promises29.mkdir)(d, { recursive: true, mode: 493 });
+    await (0, import_promises28.mkdir)(d, { recursive: true, mode: 493 });
     return d;
   }
   optionString(lowerTopFirst, upper, work) {
@@ -16310,7 +16311,7 @@ var OverlaySnapshotter = class {
       const flat = await ensureFilledDir(import_node_path20.default.join(this.root, "flattened", key), async (tmp) => {
         const fitted = await this.fitLowerDirs(bottom, upper, work);
         const mnt = `${tmp}.mnt`;
-        await (0, import_promises29.mkdir)(mnt, { recursive: true });
+        await (0, import_promises28.mkdir)(mnt, { recursive: true });
         const layersDir = import_node_path20.default.join(this.root, "layers");
         const rel = fitted.map((d) => import_node_path20.default.dirname(d) === layersDir ? import_node_path20.default.basename(d) : d);
         await mountOverlay(mnt, `lowerdir=${rel.join(":")}${this.format === "rootless" ? ",userxattr" : ""}`, layersDir);
@@ -16318,7 +16319,7 @@ var OverlaySnapshotter = class {
           await run2("cp", ["-a", `${mnt}/.`, `${tmp}/`]);
         } finally {
           await unmount(mnt);
-          await (0, import_promises29.rm)(mnt, { recursive: true, force: true });
+          await (0, import_promises28.rm)(mnt, { recursive: true, force: true });
         }
       });
       dirs = [...top, flat];
@@ -16352,9 +16353,9 @@ var OverlaySnapshot = class {
   async commit(diffId) {
     await this.diff();
     const target = this.owner.layerDir(diffId);
-    await (0, import_promises29.mkdir)(import_node_path20.default.dirname(target), { recursive: true });
+    await (0, import_promises28.mkdir)(import_node_path20.default.dirname(target), { recursive: true });
     try {
-      await (0, import_promises29.rename)(this.upperDir, target);
+      await (0, import_promises28.rename)(this.upperDir, target);
     } catch (e) {
       const code = e.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
@@ -16364,7 +16365,7 @@ var OverlaySnapshot = class {
     if (this.state === "released") return;
     if (this.state === "mounted") await unmount(this.mergedDir);
     this.state = "released";
-    await (0, import_promises29.rm)(this.base, { recursive: true, force: true });
+    await (0, import_promises28.rm)(this.base, { recursive: true, force: true });
   }
 };
 async function pruneUnchangedDirs(upper, lowerTopFirst, xattrPrefix) {
@@ -16437,7 +16438,7 @@ function lowerStat(lowerTopFirst, rel, opaque) {
 var import_node_child_process9 = require("node:child_process");
 var import_node_crypto19 = require("node:crypto");
 var import_node_fs20 = require("node:fs");
-var import_promises30 = require("node:fs/promises");
+var import_promises29 = require("node:fs/promises");
 var import_node_path21 = __toESM(require("node:path"), 1);
 var import_node_util4 = require("node:util");
 var run3 = (0, import_node_util4.promisify)(import_node_child_process9.execFile);
@@ -16448,17 +16449,17 @@ function chainId(diffIds) {
 }
 async function lstatBig(p) {
   try {
-    return await (0, import_promises30.lstat)(p, { bigint: true });
+    return await (0, import_promises29.lstat)(p, { bigint: true });
   } catch {
     return void 0;
   }
 }
 async function* walk(root, rel = "") {
-  const names = (await (0, import_promises30.readdir)(import_node_path21.default.join(root, rel))).sort();
+  const names = (await (0, import_promises29.readdir)(import_node_path21.default.join(root, rel))).sort();
   for (const name of names) {
     const r = rel === "" ? name : `${rel}/${name}`;
     yield r;
-    const st = await (0, import_promises30.lstat)(import_node_path21.default.join(root, r));
+    const st = await (0, import_promises29.lstat)(import_node_path21.default.join(root, r));
     if (st.isDirectory()) yield* walk(root, r);
   }
 }
@@ -16497,7 +16498,7 @@ var CopySnapshotter = class {
     const ids = lowers.map((l) => l.diffId);
     const dir = this.chainDir(ids);
     if (lowers.length === 0) {
-      await (0, import_promises30.mkdir)(dir, { recursive: true, mode: 493 });
+      await (0, import_promises29.mkdir)(dir, { recursive: true, mode: 493 });
       return dir;
     }
     const parent = await this.ensureChain(lowers.slice(0, -1));
@@ -16512,11 +16513,11 @@ var CopySnapshotter = class {
     const id = `${Date.now().toString(36)}-${(0, import_node_crypto19.randomBytes)(6).toString("hex")}`;
     const base = import_node_path21.default.join(this.root, "snapshots", id);
     const merged = import_node_path21.default.join(base, "merged");
-    await (0, import_promises30.mkdir)(base, { recursive: true });
+    await (0, import_promises29.mkdir)(base, { recursive: true });
     await run3("cp", ["-a", "--reflink=auto", lowerDir, merged]);
     const baseline = /* @__PURE__ */ new Map();
     for await (const rel of walk(merged)) {
-      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(merged, rel), { bigint: true });
+      const st = await (0, import_promises29.lstat)(import_node_path21.default.join(merged, rel), { bigint: true });
       baseline.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
     }
     return new CopySnapshot(this, base, merged, lowerDir, baseline, lowers.map((l) => l.diffId));
@@ -16548,7 +16549,7 @@ var CopySnapshot = class {
     if (low.mode !== cur.mode || low.uid !== cur.uid || low.gid !== cur.gid) return true;
     if (cur.isDirectory()) return low.mtimeNs !== cur.mtimeNs;
     if (low.mtimeNs !== cur.mtimeNs || low.size !== cur.size) return true;
-    if (cur.isSymbolicLink()) return await (0, import_promises30.readlink)(import_node_path21.default.join(this.lowerDir, rel)) !== await (0, import_promises30.readlink)(import_node_path21.default.join(this.mergedDir, rel));
+    if (cur.isSymbolicLink()) return await (0, import_promises29.readlink)(import_node_path21.default.join(this.lowerDir, rel)) !== await (0, import_promises29.readlink)(import_node_path21.default.join(this.mergedDir, rel));
     if (cur.isCharacterDevice() || cur.isBlockDevice()) return low.rdev !== cur.rdev;
     if (cur.isFile()) return !await sameContent(import_node_path21.default.join(this.lowerDir, rel), import_node_path21.default.join(this.mergedDir, rel));
     return false;
@@ -16557,7 +16558,7 @@ var CopySnapshot = class {
     if (this.result) return this.result;
     if (this.released) throw new Error("snapshot already released");
     const upper = import_node_path21.default.join(this.base, "upper");
-    await (0, import_promises30.mkdir)(upper, { mode: 493 });
+    await (0, import_promises29.mkdir)(upper, { mode: 493 });
     const copied = /* @__PURE__ */ new Set();
     const inodes = /* @__PURE__ */ new Map();
     const ensureParents = async (rel) => {
@@ -16570,7 +16571,7 @@ var CopySnapshot = class {
       }
     };
     for await (const rel of walk(this.mergedDir)) {
-      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(this.mergedDir, rel), { bigint: true });
+      const st = await (0, import_promises29.lstat)(import_node_path21.default.join(this.mergedDir, rel), { bigint: true });
       if (!await this.changed(rel, st)) continue;
       await ensureParents(rel);
       await this.copyEntry(rel, upper, inodes);
@@ -16594,8 +16595,8 @@ var CopySnapshot = class {
       await run3("sh", ["-c", 'for p; do mknod "$p" c 0 0 || exit 1; done', "sh", ...whiteouts.map((w) => import_node_path21.default.join(upper, w))]);
     }
     for (const rel of [...copied].sort().reverse()) {
-      const st = await (0, import_promises30.lstat)(import_node_path21.default.join(this.mergedDir, rel));
-      if (st.isDirectory()) await (0, import_promises30.lutimes)(import_node_path21.default.join(upper, rel), st.atime, st.mtime);
+      const st = await (0, import_promises29.lstat)(import_node_path21.default.join(this.mergedDir, rel));
+      if (st.isDirectory()) await (0, import_promises29.lutimes)(import_node_path21.default.join(upper, rel), st.atime, st.mtime);
     }
     this.result = { upperDir: upper, format: this.owner.format };
     return this.result;
@@ -16603,36 +16604,36 @@ var CopySnapshot = class {
   async copyEntry(rel, upper, inodes) {
     const src = import_node_path21.default.join(this.mergedDir, rel);
     const dst = import_node_path21.default.join(upper, rel);
-    const st = await (0, import_promises30.lstat)(src, { bigint: true });
+    const st = await (0, import_promises29.lstat)(src, { bigint: true });
     if (st.isDirectory()) {
-      await (0, import_promises30.mkdir)(dst, { mode: 448 }).catch((e) => {
+      await (0, import_promises29.mkdir)(dst, { mode: 448 }).catch((e) => {
         if (e.code !== "EEXIST") throw e;
       });
     } else if (st.isFile()) {
       const first = st.nlink > 1n ? inodes.get(st.ino) : void 0;
       if (first) {
-        await (0, import_promises30.link)(import_node_path21.default.join(upper, first), dst);
+        await (0, import_promises29.link)(import_node_path21.default.join(upper, first), dst);
         return;
       }
-      await (0, import_promises30.copyFile)(src, dst);
+      await (0, import_promises29.copyFile)(src, dst);
       if (st.nlink > 1n) inodes.set(st.ino, rel);
     } else if (st.isSymbolicLink()) {
-      await (0, import_promises30.symlink)(await (0, import_promises30.readlink)(src), dst);
+      await (0, import_promises29.symlink)(await (0, import_promises29.readlink)(src), dst);
     } else {
       await run3("cp", ["-a", src, dst]);
     }
-    await (0, import_promises30.chown)(dst, Number(st.uid), Number(st.gid)).catch(async (e) => {
+    await (0, import_promises29.chown)(dst, Number(st.uid), Number(st.gid)).catch(async (e) => {
       if (!st.isSymbolicLink()) throw e;
     });
-    if (!st.isSymbolicLink()) await (0, import_promises30.chmod)(dst, Number(st.mode & 0o7777n));
-    await (0, import_promises30.lutimes)(dst, new Date(Number(st.atimeMs)), new Date(Number(st.mtimeNs / 1000000n)));
+    if (!st.isSymbolicLink()) await (0, import_promises29.chmod)(dst, Number(st.mode & 0o7777n));
+    await (0, import_promises29.lutimes)(dst, new Date(Number(st.atimeMs)), new Date(Number(st.mtimeNs / 1000000n)));
   }
   async commit(diffId) {
     await this.diff();
     const target = this.owner.chainDir([...this.lowerIds, diffId]);
-    await (0, import_promises30.mkdir)(import_node_path21.default.dirname(target), { recursive: true });
+    await (0, import_promises29.mkdir)(import_node_path21.default.dirname(target), { recursive: true });
     try {
-      await (0, import_promises30.rename)(this.mergedDir, target);
+      await (0, import_promises29.rename)(this.mergedDir, target);
     } catch (e) {
       const code = e.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
@@ -16641,14 +16642,14 @@ var CopySnapshot = class {
   async release() {
     if (this.released) return;
     this.released = true;
-    await (0, import_promises30.rm)(this.base, { recursive: true, force: true });
+    await (0, import_promises29.rm)(this.base, { recursive: true, force: true });
   }
 };
 
 // packages/builder/src/snapshot/create.ts
 var import_node_crypto20 = require("node:crypto");
 var import_node_fs21 = require("node:fs");
-var import_promises31 = require("node:fs/promises");
+var import_promises30 = require("node:fs/promises");
 var import_node_os8 = __toESM(require("node:os"), 1);
 var import_node_path22 = __toESM(require("node:path"), 1);
 var probed = /* @__PURE__ */ new Map();
@@ -16685,7 +16686,7 @@ function overlayWorks(root, rootless) {
       const works = await probeOverlay(root, rootless);
       if (works && identity !== void 0) {
         const tmp = import_node_path22.default.join(root, `${PROBE_FILE}.${process.pid}.${(0, import_node_crypto20.randomBytes)(4).toString("hex")}`);
-        await (0, import_promises31.writeFile)(tmp, identity).then(() => (0, import_promises31.rename)(tmp, import_node_path22.default.join(root, PROBE_FILE))).catch(() => (0, import_promises31.rm)(tmp, { force: true }).catch(() => void 0));
+        await (0, import_promises30.writeFile)(tmp, identity).then(() => (0, import_promises30.rename)(tmp, import_node_path22.default.join(root, PROBE_FILE))).catch(() => (0, import_promises30.rm)(tmp, { force: true }).catch(() => void 0));
       }
       return works;
     })();
@@ -16697,27 +16698,27 @@ async function probeOverlay(root, rootless) {
   const dir = import_node_path22.default.join(root, `probe-${(0, import_node_crypto20.randomBytes)(4).toString("hex")}`);
   const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) => import_node_path22.default.join(dir, d));
   try {
-    for (const d of [lower, upper, work, merged]) await (0, import_promises31.mkdir)(d, { recursive: true });
-    await (0, import_promises31.writeFile)(import_node_path22.default.join(lower, "f"), "x");
+    for (const d of [lower, upper, work, merged]) await (0, import_promises30.mkdir)(d, { recursive: true });
+    await (0, import_promises30.writeFile)(import_node_path22.default.join(lower, "f"), "x");
     const opts = rootless ? "userxattr" : "redirect_dir=off,index=off,metacopy=off";
     await mountOverlay(merged, `lowerdir=${lower},upperdir=${upper},workdir=${work},${opts}`);
     try {
-      await (0, import_promises31.writeFile)(import_node_path22.default.join(merged, "f"), "y");
-      return await (0, import_promises31.readFile)(import_node_path22.default.join(upper, "f"), "utf8") === "y";
+      await (0, import_promises30.writeFile)(import_node_path22.default.join(merged, "f"), "y");
+      return await (0, import_promises30.readFile)(import_node_path22.default.join(upper, "f"), "utf8") === "y";
     } finally {
       await unmount(merged);
     }
   } catch {
     return false;
   } finally {
-    await (0, import_promises31.rm)(dir, { recursive: true, force: true }).catch(() => void 0);
+    await (0, import_promises30.rm)(dir, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function createSnapshotter(options) {
   const rootless = options.rootless ?? runningInUserNamespace();
   const mode = options.mode ?? "auto";
   const root = import_node_path22.default.resolve(options.root);
-  await (0, import_promises31.mkdir)(root, { recursive: true });
+  await (0, import_promises30.mkdir)(root, { recursive: true });
   if (mode === "copy") return new CopySnapshotter({ root: import_node_path22.default.join(root, "copy"), rootless });
   if (mode === "overlay" || await overlayWorks(root, rootless)) return new OverlaySnapshotter({ root: import_node_path22.default.join(root, "overlay"), rootless });
   return new CopySnapshotter({ root: import_node_path22.default.join(root, "copy"), rootless });
@@ -16726,16 +16727,17 @@ async function createSnapshotter(options) {
 // packages/builder/src/solve/copy-step.ts
 var import_node_child_process10 = require("node:child_process");
 var import_node_crypto21 = require("node:crypto");
-var import_node_fs22 = require("node:fs");
-var import_promises34 = require("node:fs/promises");
+var import_node_fs23 = require("node:fs");
+var import_promises33 = require("node:fs/promises");
 var import_node_os9 = __toESM(require("node:os"), 1);
 var import_node_path24 = __toESM(require("node:path"), 1);
 var import_node_stream13 = require("node:stream");
-var import_promises35 = require("node:stream/promises");
+var import_promises34 = require("node:stream/promises");
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/fileop/copy.ts
-var import_promises32 = require("node:fs/promises");
+var import_node_fs22 = require("node:fs");
+var import_promises31 = require("node:fs/promises");
 var import_node_path23 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/fileop/mode.ts
@@ -16806,6 +16808,7 @@ function copyClass(rwx) {
 
 // packages/builder/src/fileop/copy.ts
 var DEFAULT_DIR_MODE = 493;
+var SYNC_COPY_BYTES = 1024 * 1024;
 async function copyIntoRoot(options) {
   const { dest, destRoot } = options;
   const base = import_node_path23.default.posix.basename(dest);
@@ -16814,11 +16817,11 @@ async function copyIntoRoot(options) {
   await mkdirAllInRoot(destRoot, ensure, dirMode, options.owner ?? { uid: 0, gid: 0 });
   let target = await resolveInRoot(destRoot, import_node_path23.default.posix.normalize(dest));
   const srcPath = await resolveSource(options.srcRoot, options.src, options.followSymlinks);
-  const srcStat = await (0, import_promises32.lstat)(srcPath).catch((e) => {
+  const srcStat = await (0, import_promises31.lstat)(srcPath).catch((e) => {
     if (isNotFound(e)) throw new BuildError("E_SOURCE_NOT_FOUND", `${options.src}: not found`, { data: { source: options.src } });
     throw e;
   });
-  const destStat = await (0, import_promises32.stat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+  const destStat = await (0, import_promises31.stat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
   if (!options.copyDirContents && srcStat.isDirectory() && destStat || !srcStat.isDirectory() && destStat?.isDirectory()) {
     target = import_node_path23.default.join(target, import_node_path23.default.posix.basename(options.src));
   }
@@ -16840,11 +16843,11 @@ async function mkdirAllInRoot(root, dir, mode, owner) {
   let current = root;
   for (const part of import_node_path23.default.relative(root, resolved2).split(import_node_path23.default.sep).filter((p) => p !== "")) {
     current = import_node_path23.default.join(current, part);
-    const st = await (0, import_promises32.lstat)(current).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+    const st = (0, import_node_fs22.lstatSync)(current, { throwIfNoEntry: false });
     if (!st) {
-      await (0, import_promises32.mkdir)(current, { mode });
-      await (0, import_promises32.chmod)(current, mode);
-      await (0, import_promises32.lchown)(current, owner.uid, owner.gid);
+      (0, import_node_fs22.mkdirSync)(current, { mode });
+      (0, import_node_fs22.chmodSync)(current, mode);
+      (0, import_node_fs22.lchownSync)(current, owner.uid, owner.gid);
       created.push(current);
     } else if (!st.isDirectory()) {
       throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path23.default.relative(root, current)}`, { data: { path: current } });
@@ -16860,7 +16863,7 @@ var Copier = class {
   inodes = /* @__PURE__ */ new Map();
   pending = [];
   async copy(src, rel, relToSource, target, overwriteMeta, known) {
-    const st = known ?? await (0, import_promises32.lstat)(src);
+    const st = known ?? (0, import_node_fs22.lstatSync)(src);
     let include = true;
     let descend = true;
     if (relToSource !== "" && this.options.filter) {
@@ -16869,82 +16872,83 @@ var Copier = class {
     }
     if (include) await this.createPendingParents();
     if (st.isDirectory()) {
-      const created = include ? await this.ensureDir(target, st, overwriteMeta) : false;
+      const created = include ? this.ensureDir(target, st, overwriteMeta) : false;
       this.pending.push({ src, dst: target, stat: st, created: include });
       try {
-        const names = (await (0, import_promises32.readdir)(src)).sort();
+        const names = (0, import_node_fs22.readdirSync)(src).sort();
         for (const name of names) {
           await this.copy(import_node_path23.default.join(src, name), rel === "" ? name : `${rel}/${name}`, relToSource === "" ? name : `${relToSource}/${name}`, import_node_path23.default.join(target, name), true);
         }
       } finally {
         this.pending.pop();
       }
-      if (include && (created || overwriteMeta)) await this.copyInfo(st, target);
+      if (include && (created || overwriteMeta)) this.copyInfo(st, target);
       return;
     }
-    await removeNonDir(target);
+    removeNonDir(target);
     if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const linked = st.nlink > 1 ? this.inodes.get(key) : void 0;
       if (linked) {
-        await (0, import_promises32.link)(linked, target);
+        (0, import_node_fs22.linkSync)(linked, target);
         return;
       }
-      await (0, import_promises32.copyFile)(src, target);
+      if (st.size <= SYNC_COPY_BYTES) (0, import_node_fs22.copyFileSync)(src, target);
+      else await (0, import_promises31.copyFile)(src, target);
       if (st.nlink > 1) this.inodes.set(key, target);
     } else if (st.isSymbolicLink()) {
-      await (0, import_promises32.symlink)(await (0, import_promises32.readlink)(src), target);
+      (0, import_node_fs22.symlinkSync)((0, import_node_fs22.readlinkSync)(src), target);
     } else {
       return;
     }
-    await this.copyInfo(st, target);
+    this.copyInfo(st, target);
   }
   /** Directories whose creation was delayed because they were excluded but descended into. */
   async createPendingParents() {
     for (const dir of this.pending) {
       if (dir.created) continue;
-      const made = await this.ensureDir(dir.dst, dir.stat, false);
-      if (made) await this.copyInfo(dir.stat, dir.dst);
+      const made = this.ensureDir(dir.dst, dir.stat, false);
+      if (made) this.copyInfo(dir.stat, dir.dst);
       dir.created = true;
     }
   }
-  async ensureDir(target, st, overwriteMeta) {
-    const existing = await (0, import_promises32.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+  ensureDir(target, st, overwriteMeta) {
+    const existing = (0, import_node_fs22.lstatSync)(target, { throwIfNoEntry: false });
     if (!existing) {
-      await (0, import_promises32.mkdir)(target);
+      (0, import_node_fs22.mkdirSync)(target);
       return true;
     }
     if (!existing.isDirectory()) {
       throw new BuildError("E_NOT_A_DIRECTORY", `cannot copy to non-directory: ${"/" + import_node_path23.default.relative(this.options.destRoot, target)}`, { data: { path: target } });
     }
-    if (overwriteMeta) await (0, import_promises32.chmod)(target, this.modeFor(st));
+    if (overwriteMeta) (0, import_node_fs22.chmodSync)(target, this.modeFor(st));
     return false;
   }
   modeFor(st) {
     const perm = st.mode & 4095;
     return this.options.mode ? applyChmod(this.options.mode, perm, st.isDirectory()) : perm;
   }
-  async copyInfo(st, target) {
+  copyInfo(st, target) {
     const owner = this.options.owner ?? (this.options.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
-    await (0, import_promises32.lchown)(target, owner.uid, owner.gid);
-    if (!st.isSymbolicLink()) await (0, import_promises32.chmod)(target, this.modeFor(st));
-    await (0, import_promises32.lutimes)(target, st.atime, st.mtime);
+    (0, import_node_fs22.lchownSync)(target, owner.uid, owner.gid);
+    if (!st.isSymbolicLink()) (0, import_node_fs22.chmodSync)(target, this.modeFor(st));
+    (0, import_node_fs22.lutimesSync)(target, st.atime, st.mtime);
   }
 };
-async function removeNonDir(target) {
-  const existing = await (0, import_promises32.lstat)(target).catch((e) => isNotFound(e) ? void 0 : Promise.reject(e));
+function removeNonDir(target) {
+  const existing = (0, import_node_fs22.lstatSync)(target, { throwIfNoEntry: false });
   if (!existing) return;
   if (existing.isDirectory()) {
     throw new BuildError("E_NOT_A_DIRECTORY", `cannot replace directory ${target} with a file`, { data: { path: target } });
   }
-  await (0, import_promises32.unlink)(target);
+  (0, import_node_fs22.unlinkSync)(target);
 }
 
 // packages/builder/src/fileop/chown.ts
-var import_promises33 = require("node:fs/promises");
+var import_promises32 = require("node:fs/promises");
 async function readInRoot2(root, file2) {
   try {
-    return await (0, import_promises33.readFile)(await resolveInRoot(root, file2), "utf8");
+    return await (0, import_promises32.readFile)(await resolveInRoot(root, file2), "utf8");
   } catch {
     return void 0;
   }
@@ -17139,21 +17143,21 @@ function createdBy(ins) {
 }
 async function writeHeredocs(ins, cleanup) {
   if (!ins.heredocSources.length) return [];
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-heredoc-"));
-  cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
+  const dir = await (0, import_promises33.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-heredoc-"));
+  cleanup.push(() => (0, import_promises33.rm)(dir, { recursive: true, force: true }));
   const out = [];
   for (const h of ins.heredocSources) {
     const name = import_node_path24.default.posix.basename(h.path);
     const file2 = import_node_path24.default.join(dir, name);
-    await (0, import_promises34.writeFile)(file2, h.data);
-    await (0, import_promises34.chmod)(file2, 420);
+    await (0, import_promises33.writeFile)(file2, h.data);
+    await (0, import_promises33.chmod)(file2, 420);
     out.push({ dir, name, sha: (0, import_node_crypto21.createHash)("sha256").update(h.data).digest("hex") });
   }
   return out;
 }
 async function download(url, checksum, cleanup, ctx) {
-  const dir = await (0, import_promises34.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-add-"));
-  cleanup.push(() => (0, import_promises34.rm)(dir, { recursive: true, force: true }));
+  const dir = await (0, import_promises33.mkdtemp)(import_node_path24.default.join(import_node_os9.default.tmpdir(), "build-image-add-"));
+  cleanup.push(() => (0, import_promises33.rm)(dir, { recursive: true, force: true }));
   let name = "__unnamed__";
   try {
     const base = import_node_path24.default.posix.basename(new URL(url).pathname);
@@ -17166,7 +17170,7 @@ async function download(url, checksum, cleanup, ctx) {
   });
   if (!res.ok || !res.body) throw new BuildError("E_ADD_URL", `failed to download ${url}: HTTP ${res.status} ${res.statusText}`, { location: ctx.step.location, data: { status: res.status } });
   const hash = (0, import_node_crypto21.createHash)("sha256");
-  await (0, import_promises35.pipeline)(
+  await (0, import_promises34.pipeline)(
     import_node_stream13.Readable.fromWeb(res.body),
     async function* (src) {
       for await (const chunk of src) {
@@ -17174,7 +17178,7 @@ async function download(url, checksum, cleanup, ctx) {
         yield chunk;
       }
     },
-    (0, import_node_fs22.createWriteStream)(file2, { mode: 384 })
+    (0, import_node_fs23.createWriteStream)(file2, { mode: 384 })
   );
   const sha = hash.digest("hex");
   if (checksum && checksum !== `sha256:${sha}`) {
@@ -17183,12 +17187,12 @@ async function download(url, checksum, cleanup, ctx) {
   const lastModified = res.headers.get("last-modified");
   if (lastModified && !Number.isNaN(Date.parse(lastModified))) {
     const t = new Date(lastModified);
-    await (0, import_promises34.utimes)(file2, t, t);
+    await (0, import_promises33.utimes)(file2, t, t);
   }
   return { url, file: file2, sha };
 }
 async function archiveTar(file2) {
-  const fh = await (0, import_promises34.open)(file2, "r");
+  const fh = await (0, import_promises33.open)(file2, "r");
   let kind;
   try {
     const head = Buffer.alloc(16);
@@ -17210,7 +17214,7 @@ async function archiveTar(file2) {
     out.on("close", () => child.kill());
     return out;
   }
-  return decompressedStream((0, import_node_fs22.createReadStream)(file2));
+  return decompressedStream((0, import_node_fs23.createReadStream)(file2));
 }
 async function isArchive(file2) {
   let input;
@@ -17244,8 +17248,8 @@ async function unpackArchive(file2, destRoot, dest, owner) {
 var import_node_path26 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/oci-layout/read.ts
-var import_node_fs23 = require("node:fs");
-var import_promises36 = require("node:fs/promises");
+var import_node_fs24 = require("node:fs");
+var import_promises35 = require("node:fs/promises");
 var import_node_path25 = require("node:path");
 
 // packages/builder/src/oci-layout/errors.ts
@@ -17267,7 +17271,7 @@ async function readBlobJson(dir, desc, what) {
   const path28 = layoutBlobPath(dir, desc.digest);
   let bytes;
   try {
-    bytes = await (0, import_promises36.readFile)(path28);
+    bytes = await (0, import_promises35.readFile)(path28);
   } catch {
     throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing the ${what} blob ${desc.digest} (expected at blobs/sha256/${digestHex(desc.digest)}).`, {
       data: { dir, digest: desc.digest, what }
@@ -17303,7 +17307,7 @@ async function findByDigest(dir, index, digest, depth = 0) {
 async function readOciLayout(dir, options = {}) {
   let index;
   try {
-    index = JSON.parse(await (0, import_promises36.readFile)((0, import_node_path25.join)(dir, "index.json"), "utf8"));
+    index = JSON.parse(await (0, import_promises35.readFile)((0, import_node_path25.join)(dir, "index.json"), "utf8"));
   } catch (err) {
     const missing = err.code === "ENOENT";
     throw new OciLayoutError(
@@ -17320,9 +17324,9 @@ async function readOciLayout(dir, options = {}) {
   if (options.digest !== void 0) {
     root = await findByDigest(dir, index, options.digest);
     if (!root) {
-      const exists2 = await (0, import_promises36.stat)(layoutBlobPath(dir, options.digest)).catch(() => void 0);
+      const exists2 = await (0, import_promises35.stat)(layoutBlobPath(dir, options.digest)).catch(() => void 0);
       if (exists2) {
-        const doc = JSON.parse(await (0, import_promises36.readFile)(layoutBlobPath(dir, options.digest), "utf8"));
+        const doc = JSON.parse(await (0, import_promises35.readFile)(layoutBlobPath(dir, options.digest), "utf8"));
         root = { mediaType: doc.mediaType ?? (doc.manifests ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json"), digest: options.digest, size: exists2.size };
       }
     }
@@ -17382,14 +17386,14 @@ async function importOciLayoutBlobs(dir, image, store) {
   for (const desc of all) {
     if (await store.has(desc.digest)) continue;
     const path28 = layoutBlobPath(dir, desc.digest);
-    const st = await (0, import_promises36.stat)(path28).catch(() => void 0);
+    const st = await (0, import_promises35.stat)(path28).catch(() => void 0);
     if (!st) {
       throw new OciLayoutError("E_OCI_LAYOUT_BLOB_MISSING", `OCI layout ${dir} is missing blob ${desc.digest} (${desc.mediaType}) at blobs/sha256/${digestHex(desc.digest)}.`, {
         data: { dir, digest: desc.digest }
       });
     }
     try {
-      await store.put((0, import_node_fs23.createReadStream)(path28), { expected: desc.digest, size: desc.size });
+      await store.put((0, import_node_fs24.createReadStream)(path28), { expected: desc.digest, size: desc.size });
     } catch (err) {
       throw new OciLayoutError("E_OCI_LAYOUT_DIGEST_MISMATCH", `OCI layout ${dir}: blob ${desc.digest} does not match its digest or size (${err.message}).`, {
         cause: err,
@@ -17459,7 +17463,7 @@ function withDiffIds(config, layers) {
 // packages/builder/src/solve/run-step.ts
 var import_node_crypto22 = require("node:crypto");
 var import_node_child_process12 = require("node:child_process");
-var import_promises38 = require("node:fs/promises");
+var import_promises37 = require("node:fs/promises");
 var import_node_util5 = require("node:util");
 var import_node_os10 = __toESM(require("node:os"), 1);
 var import_node_path28 = __toESM(require("node:path"), 1);
@@ -17664,7 +17668,7 @@ var StepFailedError = class extends BuildError {
 
 // packages/builder/src/solve/cache-lock.ts
 var import_node_child_process11 = require("node:child_process");
-var import_promises37 = require("node:timers/promises");
+var import_promises36 = require("node:timers/promises");
 var queues = /* @__PURE__ */ new Map();
 var BUSY_EXIT = 75;
 async function lockCacheDir(dir, options = {}) {
@@ -17675,7 +17679,7 @@ async function lockCacheDir(dir, options = {}) {
       const file2 = await tryFileLock(`${dir}.lock`);
       if (file2) return { release: () => file2.release().finally(local) };
       try {
-        await (0, import_promises37.setTimeout)(delay, void 0, options.signal ? { signal: options.signal } : {});
+        await (0, import_promises36.setTimeout)(delay, void 0, options.signal ? { signal: options.signal } : {});
       } catch (e) {
         options.signal?.throwIfAborted();
         throw e;
@@ -17861,11 +17865,11 @@ function runStep(deps) {
   };
 }
 async function inlineFileMount(file2, cleanup) {
-  const dir = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-pipes-"));
-  cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
-  await (0, import_promises38.chmod)(dir, 493);
-  await (0, import_promises38.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
-  await (0, import_promises38.chmod)(import_node_path28.default.join(dir, file2.name), 493);
+  const dir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(import_node_os10.default.tmpdir(), "build-image-pipes-"));
+  cleanup.push(() => (0, import_promises37.rm)(dir, { recursive: true, force: true }));
+  await (0, import_promises37.chmod)(dir, 493);
+  await (0, import_promises37.writeFile)(import_node_path28.default.join(dir, file2.name), file2.data, { mode: 493 });
+  await (0, import_promises37.chmod)(import_node_path28.default.join(dir, file2.name), 493);
   return { type: "bind", source: dir, target: PIPES_DIR, readonly: true };
 }
 async function mountKeyPart(ctx, deps, m) {
@@ -17901,7 +17905,7 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
     case "cache": {
       const id = cacheId(m);
       const sharing = m.sharing || "shared";
-      await (0, import_promises38.mkdir)(deps.cacheMountsDir, { recursive: true });
+      await (0, import_promises37.mkdir)(deps.cacheMountsDir, { recursive: true });
       let hostDir = cacheMountHostDir(deps.cacheMountsDir, id);
       if (sharing === "locked") {
         const held = await lockCacheDir(hostDir, { signal: ctx.solver.signal });
@@ -17910,8 +17914,8 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
         const held = await tryLockCacheDir(hostDir);
         if (held) unlock.push(() => held.release());
         else {
-          hostDir = await (0, import_promises38.mkdtemp)(import_node_path28.default.join(deps.cacheMountsDir, "private-"));
-          cleanup.push(() => (0, import_promises38.rm)(hostDir, { recursive: true, force: true }));
+          hostDir = await (0, import_promises37.mkdtemp)(import_node_path28.default.join(deps.cacheMountsDir, "private-"));
+          cleanup.push(() => (0, import_promises37.rm)(hostDir, { recursive: true, force: true }));
         }
       }
       if (m.from) await seedCacheDir(hostDir, await deps.mounts.materialize(ctx, m.sourceRef, m.source, cleanup));
@@ -17922,7 +17926,7 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
     case "secret": {
       const id = secretId(m);
       const src = deps.secrets.get(id);
-      const value = src ? "file" in src ? await (0, import_promises38.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
+      const value = src ? "file" in src ? await (0, import_promises37.readFile)(src.file).catch(() => void 0) : process.env[src.env] : void 0;
       if (value === void 0) {
         if (m.required) throw new BuildError("E_SECRET_MISSING", `secret ${id} not found: pass it with --secret id=${id},src=FILE or env=VAR`, { location: ctx.step.location, data: { id } });
         return void 0;
@@ -17947,14 +17951,14 @@ async function resolveMount2(ctx, deps, m, cleanup, unlock, secretEnv) {
   }
 }
 async function seedCacheDir(hostDir, source) {
-  const exists2 = () => (0, import_promises38.stat)(hostDir).then(() => true, () => false);
+  const exists2 = () => (0, import_promises37.stat)(hostDir).then(() => true, () => false);
   if (await exists2()) return;
   const tmp = `${hostDir}.seed-${process.pid}-${Date.now()}`;
   try {
     await execFileP2("cp", ["-a", "--", source, tmp]);
-    await (0, import_promises38.rename)(tmp, hostDir);
+    await (0, import_promises37.rename)(tmp, hostDir);
   } catch (e) {
-    await (0, import_promises38.rm)(tmp, { recursive: true, force: true });
+    await (0, import_promises37.rm)(tmp, { recursive: true, force: true });
     if (!await exists2()) throw e;
   }
 }
@@ -18356,7 +18360,7 @@ function stepIdentity(project, stage, step) {
 }
 
 // packages/builder/src/solve/source-roots.ts
-var import_promises39 = require("node:fs/promises");
+var import_promises38 = require("node:fs/promises");
 var import_node_os11 = __toESM(require("node:os"), 1);
 var import_node_path29 = __toESM(require("node:path"), 1);
 var SourceRoots = class {
@@ -18398,8 +18402,8 @@ var SourceRoots = class {
       case "context":
         return { dir: this.contextDir, context: () => this.main(), preserveOwner: false };
       case "scratch": {
-        const dir = await (0, import_promises39.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-scratch-"));
-        cleanup.push(() => (0, import_promises39.rm)(dir, { recursive: true, force: true }));
+        const dir = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-scratch-"));
+        cleanup.push(() => (0, import_promises38.rm)(dir, { recursive: true, force: true }));
         return { dir, context: () => loadContext(dir, { patterns: [] }), preserveOwner: true };
       }
       case "image": {
@@ -18460,8 +18464,8 @@ var SourceRoots = class {
     }
     const context = await root.context();
     const selection = selectSources(context, { sources: [subpath || "/"], followSymlinks: true, location: ctx.step.location });
-    const out = await (0, import_promises39.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-bind-"));
-    cleanup.push(() => (0, import_promises39.rm)(out, { recursive: true, force: true }));
+    const out = await (0, import_promises38.mkdtemp)(import_node_path29.default.join(import_node_os11.default.tmpdir(), "build-image-bind-"));
+    cleanup.push(() => (0, import_promises38.rm)(out, { recursive: true, force: true }));
     const only = selection.sources[0]?.matches[0];
     if (selection.sources.length === 1 && selection.sources[0].matches.length === 1 && only && only.entries.length === 1 && only.entries[0].entry.type === "file") {
       await copyIntoRoot({ srcRoot: root.dir, src: "/" + only.resolved, destRoot: out, dest: "/file", copyDirContents: true, followSymlinks: true, preserveOwner: false });
@@ -18510,11 +18514,11 @@ async function setupBuild(options, emit, warn, mode) {
   const contextDir = import_node_path30.default.resolve(options.context);
   const file2 = options.file !== void 0 ? import_node_path30.default.resolve(options.file) : import_node_path30.default.join(contextDir, "Dockerfile");
   const fileLabel = options.file ?? "Dockerfile";
-  const text = options.dockerfile ?? await (0, import_promises40.readFile)(file2, "utf8").catch((e) => {
+  const text = options.dockerfile ?? await (0, import_promises39.readFile)(file2, "utf8").catch((e) => {
     throw new BuildError("E_DOCKERFILE_NOT_FOUND", `cannot read Dockerfile ${file2}: ${e.code === "ENOENT" ? "no such file" : e.message}`, { cause: e, data: { file: file2 } });
   });
   const cacheDir = import_node_path30.default.resolve(options.cacheDir ?? resolveCacheDir());
-  await (0, import_promises40.mkdir)(cacheDir, { recursive: true });
+  await (0, import_promises39.mkdir)(cacheDir, { recursive: true });
   const store = new ContentStore({ root: cacheDir });
   const index = new CacheIndex(store);
   const registryOptions = {
@@ -18728,7 +18732,7 @@ async function writeOutputs(image, store, registry, options) {
           results.push({ type: spec.type, destination: import_node_path31.default.resolve(dest), digest: image.manifestDescriptor.digest });
           break;
         }
-        if (dest !== "-") await (0, import_promises41.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(dest)), { recursive: true });
+        if (dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(dest)), { recursive: true });
         const target = dest === "-" ? process.stdout : import_node_path31.default.resolve(dest);
         if (spec.type === "oci") {
           await exportOciTar(image, store, target, { names });
@@ -18746,7 +18750,7 @@ async function writeOutputs(image, store, registry, options) {
         break;
       }
       case "tar": {
-        if (spec.dest !== "-") await (0, import_promises41.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(spec.dest)), { recursive: true });
+        if (spec.dest !== "-") await (0, import_promises40.mkdir)(import_node_path31.default.dirname(import_node_path31.default.resolve(spec.dest)), { recursive: true });
         const dest = spec.dest === "-" ? process.stdout : import_node_path31.default.resolve(spec.dest);
         await exportRootfsTar(image, store, dest, options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {});
         results.push({ type: "tar", destination: spec.dest });
@@ -18917,13 +18921,13 @@ var import_node_util6 = require("node:util");
 var run4 = (0, import_node_util6.promisify)(import_node_child_process14.execFile);
 
 // action/src/run.ts
-var import_promises42 = require("node:fs/promises");
+var import_promises41 = require("node:fs/promises");
 var import_node_os14 = __toESM(require("node:os"));
 var import_node_path32 = __toESM(require("node:path"));
 
 // action/src/commands.ts
 var import_node_crypto24 = require("node:crypto");
-var import_node_fs24 = require("node:fs");
+var import_node_fs25 = require("node:fs");
 var import_node_os13 = require("node:os");
 function escapeData(s) {
   return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
@@ -18939,12 +18943,12 @@ function setOutput(env, write, name, value) {
   }
   const delimiter = `ghadelimiter_${(0, import_node_crypto24.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`output ${name} contains the delimiter ${delimiter}`);
-  (0, import_node_fs24.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os13.EOL}${value}${import_node_os13.EOL}${delimiter}${import_node_os13.EOL}`, "utf8");
+  (0, import_node_fs25.appendFileSync)(file2, `${name}<<${delimiter}${import_node_os13.EOL}${value}${import_node_os13.EOL}${delimiter}${import_node_os13.EOL}`, "utf8");
 }
 function appendSummary(env, markdown) {
   const file2 = env.GITHUB_STEP_SUMMARY;
   if (!file2) return false;
-  (0, import_node_fs24.appendFileSync)(file2, markdown, "utf8");
+  (0, import_node_fs25.appendFileSync)(file2, markdown, "utf8");
   return true;
 }
 
@@ -18996,7 +19000,7 @@ var UNSUPPORTED = {
 };
 async function secretFile(dir, id, value) {
   const file2 = import_node_path32.default.join(dir, id.replace(/[^A-Za-z0-9_.-]/g, "_"));
-  await (0, import_promises42.writeFile)(file2, value, { mode: 384 });
+  await (0, import_promises41.writeFile)(file2, value, { mode: 384 });
   return file2;
 }
 function keyValue(item, input) {
@@ -19034,8 +19038,8 @@ async function readInputs(env, io) {
     } else buildArgs[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const labels = Object.fromEntries(getInputList(env, "labels", { ignoreComma: true }).map((l) => keyValue(l, "labels")));
-  const secretsDir = await (0, import_promises42.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os14.default.tmpdir(), "build-image-secrets-"));
-  const cleanup = () => (0, import_promises42.rm)(secretsDir, { recursive: true, force: true });
+  const secretsDir = await (0, import_promises41.mkdtemp)(import_node_path32.default.join(env.RUNNER_TEMP || import_node_os14.default.tmpdir(), "build-image-secrets-"));
+  const cleanup = () => (0, import_promises41.rm)(secretsDir, { recursive: true, force: true });
   const secrets = {};
   try {
     for (const item of getInputList(env, "secrets", { ignoreComma: true })) {

@@ -1,5 +1,5 @@
-import { copyFile, lstat, mkdir, readdir, readlink, symlink, link, lchown, chmod, lutimes, stat, unlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmodSync, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import { copyFile, lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '@build-image/errors';
 import { resolveInRoot, isNotFound } from '../rootfs/resolve.js';
@@ -42,6 +42,14 @@ export interface CopyOptions {
 }
 
 const DEFAULT_DIR_MODE = 0o755;
+
+/**
+ * Files up to this size are copied with a synchronous call; bigger ones asynchronously, so a
+ * large file does not hold up the event loop. Everything else per entry (lstat, mkdir, chown,
+ * chmod, utimes, links) is synchronous: a COPY of 2,000 small files waited ~2 s on ~12,000
+ * thread-pool round trips in sequence, each costing more than the syscall it carried.
+ */
+const SYNC_COPY_BYTES = 1024 * 1024;
 
 /**
  * Copies one source into a root filesystem with BuildKit's FileOp semantics (fsutil `copy.Copy`):
@@ -105,11 +113,11 @@ export async function mkdirAllInRoot(root: string, dir: string, mode: number, ow
   let current = root;
   for (const part of path.relative(root, resolved).split(path.sep).filter((p) => p !== '')) {
     current = path.join(current, part);
-    const st = await lstat(current).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const st = lstatSync(current, { throwIfNoEntry: false });
     if (!st) {
-      await mkdir(current, { mode });
-      await chmod(current, mode); // mkdir applies the process umask
-      await lchown(current, owner.uid, owner.gid);
+      mkdirSync(current, { mode });
+      chmodSync(current, mode); // mkdir applies the process umask
+      lchownSync(current, owner.uid, owner.gid);
       created.push(current);
     } else if (!st.isDirectory()) {
       throw new BuildError('E_NOT_A_DIRECTORY', `cannot copy to non-directory: ${'/' + path.relative(root, current)}`, { data: { path: current } });
@@ -131,7 +139,7 @@ class Copier {
   constructor(private readonly options: CopyOptions) {}
 
   async copy(src: string, rel: string, relToSource: string, target: string, overwriteMeta: boolean, known?: Stats): Promise<void> {
-    const st = known ?? (await lstat(src));
+    const st = known ?? lstatSync(src);
     let include = true;
     let descend = true;
     if (relToSource !== '' && this.options.filter) {
@@ -141,60 +149,61 @@ class Copier {
     if (include) await this.createPendingParents();
 
     if (st.isDirectory()) {
-      const created = include ? await this.ensureDir(target, st, overwriteMeta) : false;
+      const created = include ? this.ensureDir(target, st, overwriteMeta) : false;
       this.pending.push({ src, dst: target, stat: st, created: include });
       try {
-        const names = (await readdir(src)).sort();
+        const names = readdirSync(src).sort();
         for (const name of names) {
           await this.copy(path.join(src, name), rel === '' ? name : `${rel}/${name}`, relToSource === '' ? name : `${relToSource}/${name}`, path.join(target, name), true);
         }
       } finally {
         this.pending.pop();
       }
-      if (include && (created || overwriteMeta)) await this.copyInfo(st, target);
+      if (include && (created || overwriteMeta)) this.copyInfo(st, target);
       return;
     }
 
-    await removeNonDir(target);
+    removeNonDir(target);
     if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const linked = st.nlink > 1 ? this.inodes.get(key) : undefined;
       if (linked) {
-        await link(linked, target);
+        linkSync(linked, target);
         return;
       }
-      await copyFile(src, target);
+      if (st.size <= SYNC_COPY_BYTES) copyFileSync(src, target);
+      else await copyFile(src, target);
       if (st.nlink > 1) this.inodes.set(key, target);
     } else if (st.isSymbolicLink()) {
-      await symlink(await readlink(src), target);
+      symlinkSync(readlinkSync(src), target);
     } else {
       // Devices, fifos and sockets in a copy source: BuildKit recreates devices; a rootless
       // engine cannot mknod, and build contexts do not carry them, so they are skipped.
       return;
     }
-    await this.copyInfo(st, target);
+    this.copyInfo(st, target);
   }
 
   /** Directories whose creation was delayed because they were excluded but descended into. */
   private async createPendingParents(): Promise<void> {
     for (const dir of this.pending) {
       if (dir.created) continue;
-      const made = await this.ensureDir(dir.dst, dir.stat, false);
-      if (made) await this.copyInfo(dir.stat, dir.dst);
+      const made = this.ensureDir(dir.dst, dir.stat, false);
+      if (made) this.copyInfo(dir.stat, dir.dst);
       dir.created = true;
     }
   }
 
-  private async ensureDir(target: string, st: Stats, overwriteMeta: boolean): Promise<boolean> {
-    const existing = await lstat(target).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+  private ensureDir(target: string, st: Stats, overwriteMeta: boolean): boolean {
+    const existing = lstatSync(target, { throwIfNoEntry: false });
     if (!existing) {
-      await mkdir(target);
+      mkdirSync(target);
       return true;
     }
     if (!existing.isDirectory()) {
       throw new BuildError('E_NOT_A_DIRECTORY', `cannot copy to non-directory: ${'/' + path.relative(this.options.destRoot, target)}`, { data: { path: target } });
     }
-    if (overwriteMeta) await chmod(target, this.modeFor(st));
+    if (overwriteMeta) chmodSync(target, this.modeFor(st));
     return false;
   }
 
@@ -203,21 +212,21 @@ class Copier {
     return this.options.mode ? applyChmod(this.options.mode, perm, st.isDirectory()) : perm;
   }
 
-  private async copyInfo(st: Stats, target: string): Promise<void> {
+  private copyInfo(st: Stats, target: string): void {
     const owner = this.options.owner ?? (this.options.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
-    await lchown(target, owner.uid, owner.gid);
-    if (!st.isSymbolicLink()) await chmod(target, this.modeFor(st));
-    await lutimes(target, st.atime, st.mtime);
+    lchownSync(target, owner.uid, owner.gid);
+    if (!st.isSymbolicLink()) chmodSync(target, this.modeFor(st));
+    lutimesSync(target, st.atime, st.mtime);
   }
 }
 
-async function removeNonDir(target: string): Promise<void> {
-  const existing = await lstat(target).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+function removeNonDir(target: string): void {
+  const existing = lstatSync(target, { throwIfNoEntry: false });
   if (!existing) return;
   if (existing.isDirectory()) {
     throw new BuildError('E_NOT_A_DIRECTORY', `cannot replace directory ${target} with a file`, { data: { path: target } });
   }
-  await unlink(target);
+  unlinkSync(target);
 }
 
 

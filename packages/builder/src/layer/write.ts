@@ -24,7 +24,7 @@ export const READ_CHUNK_BYTES = 256 * 1024;
 /** One entry of a layer: a header and, for regular files, a body of exactly `header.size` bytes. */
 export interface LayerEntry {
   header: TarHeader;
-  body?: Readable | AsyncIterable<Uint8Array>;
+  body?: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /** Options shared by {@link writeLayerFromEntries} and `writeLayerFromDirectory`. */
