@@ -15668,6 +15668,7 @@ async function runtimeErrors(logFile) {
   return out;
 }
 var HYBRID_CGROUP = /cgroups? in hybrid mode not supported/i;
+var ABANDONED_AFTER_MS = 6e4;
 var Tail = class {
   constructor(max) {
     this.max = max;
@@ -15710,10 +15711,14 @@ var RuncExecutor = class {
     const id = `bi-${(0, import_node_crypto15.randomBytes)(8).toString("hex")}`;
     const runDir = import_node_path17.default.join(this.opts.stateDir, "runs", id);
     const bundle = import_node_path17.default.join(runDir, "bundle");
-    const secretsRoot = this.opts.secretsRoot ?? ((0, import_node_fs18.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path17.default.join(this.opts.stateDir, "secrets"));
+    const secretsRoot = this.secretsRoot();
     const mountOpts = { scratchDir: import_node_path17.default.join(runDir, "mounts"), secretsDir: import_node_path17.default.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
     (0, import_node_fs18.mkdirSync)(bundle, { recursive: true, mode: 448 });
     ensureStateDir(this.opts.stateDir);
+    if (!this.swept) {
+      this.swept = true;
+      this.sweepAbandonedRuns();
+    }
     (0, import_node_fs18.mkdirSync)(this.runtimeRoot, { recursive: true, mode: 448 });
     let cleanupStubs;
     try {
@@ -15749,6 +15754,39 @@ var RuncExecutor = class {
       await cleanupPreparedMounts(mountOpts).catch(() => void 0);
       try {
         (0, import_node_fs18.rmSync)(runDir, { recursive: true, force: true });
+      } catch {
+      }
+    }
+  }
+  /** Whether this executor has looked for runs abandoned by killed builds. */
+  swept = false;
+  secretsRoot() {
+    return this.opts.secretsRoot ?? ((0, import_node_fs18.existsSync)("/dev/shm") ? "/dev/shm" : import_node_path17.default.join(this.opts.stateDir, "secrets"));
+  }
+  /**
+   * Removes the bundles (and secret files) of RUNs whose build was killed (SIGKILL, a lost
+   * machine): they are otherwise removed right after the RUN, and a bundle holds the RUN's
+   * environment, `env=` secrets included. A run is abandoned when no runtime knows its container
+   * and it is older than a minute; a RUN of a build beside this one has its container from a few
+   * ms after its bundle is written until a few ms before the bundle goes.
+   */
+  sweepAbandonedRuns() {
+    const runs = import_node_path17.default.join(this.opts.stateDir, "runs");
+    let ids;
+    try {
+      ids = (0, import_node_fs18.readdirSync)(runs);
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    for (const id of ids) {
+      if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
+      if (["runc", "crun"].some((rt) => (0, import_node_fs18.existsSync)(import_node_path17.default.join(this.opts.stateDir, rt, id)))) continue;
+      const dir = import_node_path17.default.join(runs, id);
+      try {
+        if ((0, import_node_fs18.statSync)(dir).mtimeMs > cutoff) continue;
+        (0, import_node_fs18.rmSync)(dir, { recursive: true, force: true });
+        (0, import_node_fs18.rmSync)(import_node_path17.default.join(this.secretsRoot(), `build-image-${id}`), { recursive: true, force: true });
       } catch {
       }
     }

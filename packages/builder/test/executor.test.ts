@@ -3,7 +3,7 @@
  * process sees, and that nothing is left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -249,5 +249,29 @@ describe.skipIf(!isRoot || !hasRunc).each(['overlay', 'copy'] as const)('RuncExe
     });
     expect(mountsUnder(tmp)).toEqual([]);
     expect(readdirSync(path.join(stateDir, 'runs'))).toEqual([]);
+  });
+
+  it('removes the bundles and secret files of RUNs abandoned by a killed build, and nothing in use', async () => {
+    const own = path.join(tmp, 'sweep');
+    const secretsRoot = path.join(own, 'secrets');
+    const sweeper = new RuncExecutor({ stateDir: path.join(own, 'state'), secretsRoot });
+    const runs = path.join(own, 'state', 'runs');
+    const id = () => `bi-${randomBytes(8).toString('hex')}`;
+    const [abandoned, recent, running] = [id(), id(), id()];
+    for (const r of [abandoned, recent, running]) {
+      mkdirSync(path.join(runs, r, 'bundle'), { recursive: true });
+      writeFileSync(path.join(runs, r, 'bundle', 'config.json'), '{"process":{"env":["TOKEN=s3cret"]}}');
+      mkdirSync(path.join(secretsRoot, `build-image-${r}`), { recursive: true });
+    }
+    // A runtime still knows `running` (a long RUN of a build beside this one).
+    mkdirSync(path.join(own, 'state', 'runc', running), { recursive: true });
+    const old = new Date(Date.now() - 5 * 60_000);
+    for (const r of [abandoned, running]) utimesSync(path.join(runs, r), old, old);
+    await withSnapshot(async (snap) => {
+      const r = await sweeper.run({ rootfs: snap.mergedDir, args: ['/bin/true'], env: [], cwd: '/', user: '' });
+      expect(r.exitCode).toBe(0);
+    });
+    expect(readdirSync(runs).sort()).toEqual([recent, running].sort());
+    expect(readdirSync(secretsRoot).sort()).toEqual([`build-image-${recent}`, `build-image-${running}`].sort());
   });
 });

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +77,9 @@ async function runtimeErrors(logFile: string): Promise<string[]> {
 
 const HYBRID_CGROUP = /cgroups? in hybrid mode not supported/i;
 
+/** How old a run dir without a container must be to count as abandoned by a killed build. */
+const ABANDONED_AFTER_MS = 60_000;
+
 /** The runtime process, spawned by Node or by the host helper: what of it the executor uses. */
 interface RuntimeProcess {
   readonly stdout: Readable;
@@ -142,13 +145,17 @@ export class RuncExecutor implements Executor {
     const id = `bi-${randomBytes(8).toString('hex')}`;
     const runDir = path.join(this.opts.stateDir, 'runs', id);
     const bundle = path.join(runDir, 'bundle');
-    const secretsRoot = this.opts.secretsRoot ?? (existsSync('/dev/shm') ? '/dev/shm' : path.join(this.opts.stateDir, 'secrets'));
+    const secretsRoot = this.secretsRoot();
     const mountOpts = { scratchDir: path.join(runDir, 'mounts'), secretsDir: path.join(secretsRoot, `build-image-${id}`), rootless: this.rootless };
     // The bundle's small files are written with synchronous calls: each async call costs a
     // thread-pool round trip (0.1–0.3 ms under load), more than the write itself, ~10 per RUN.
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     // After the mkdir: a dir someone planted before it is refused before anything is written.
     ensureStateDir(this.opts.stateDir);
+    if (!this.swept) {
+      this.swept = true;
+      this.sweepAbandonedRuns();
+    }
     mkdirSync(this.runtimeRoot, { recursive: true, mode: 0o700 });
     let cleanupStubs: (() => Promise<string[]>) | undefined;
     try {
@@ -186,6 +193,43 @@ export class RuncExecutor implements Executor {
         rmSync(runDir, { recursive: true, force: true });
       } catch {
         /* best effort, as before */
+      }
+    }
+  }
+
+  /** Whether this executor has looked for runs abandoned by killed builds. */
+  private swept = false;
+
+  private secretsRoot(): string {
+    return this.opts.secretsRoot ?? (existsSync('/dev/shm') ? '/dev/shm' : path.join(this.opts.stateDir, 'secrets'));
+  }
+
+  /**
+   * Removes the bundles (and secret files) of RUNs whose build was killed (SIGKILL, a lost
+   * machine): they are otherwise removed right after the RUN, and a bundle holds the RUN's
+   * environment, `env=` secrets included. A run is abandoned when no runtime knows its container
+   * and it is older than a minute; a RUN of a build beside this one has its container from a few
+   * ms after its bundle is written until a few ms before the bundle goes.
+   */
+  private sweepAbandonedRuns(): void {
+    const runs = path.join(this.opts.stateDir, 'runs');
+    let ids: string[];
+    try {
+      ids = readdirSync(runs);
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    for (const id of ids) {
+      if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
+      if (['runc', 'crun'].some((rt) => existsSync(path.join(this.opts.stateDir, rt, id)))) continue;
+      const dir = path.join(runs, id);
+      try {
+        if (statSync(dir).mtimeMs > cutoff) continue;
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(path.join(this.secretsRoot(), `build-image-${id}`), { recursive: true, force: true });
+      } catch {
+        /* gone meanwhile, or not ours to remove: leave it */
       }
     }
   }
