@@ -30,7 +30,7 @@ afterAll(cleanupTempDirs);
 
 const MOUNTS_DOCKERFILE = `FROM busybox
 ARG ROUND
-RUN --mount=type=cache,target=/cache,id=rl sh -c 'cat /cache/seen > /prev 2>/dev/null || echo none > /prev; echo "round $ROUND" > /cache/seen'
+RUN --mount=type=cache,target=/cache,id=rl,sharing=locked sh -c 'cat /cache/seen > /prev 2>/dev/null || echo none > /prev; echo "round $ROUND" > /cache/seen'
 RUN --mount=type=bind,target=/ctx sh -c 'ls -A /ctx | tr "\\n" " " > /ctx-list'
 RUN --mount=type=secret,id=tok,uid=1000,mode=0440 sh -c 'stat -c "%a %u" /run/secrets/tok > /secret-stat; cat /run/secrets/tok | wc -c > /secret-len'
 RUN --network=none sh -c 'ip -o link | cut -d: -f2 | tr -d " \\n" > /net-none'
