@@ -3421,10 +3421,10 @@ var import_node_stream2 = require("node:stream");
 var import_promises4 = require("node:stream/promises");
 
 // packages/builder/src/layer/adaptive-gzip.ts
-var import_node_events = require("node:events");
 var import_node_stream = require("node:stream");
+var import_node_util = require("node:util");
 var zlib = __toESM(require("node:zlib"), 1);
-var SEGMENT_BYTES = 64 * 1024;
+var SEGMENT_BYTES = 128 * 1024;
 var STORE_ABOVE_BITS = 7.95;
 function byteEntropy(buf, stride = 1) {
   if (buf.length === 0) return 0;
@@ -3464,50 +3464,47 @@ function adaptiveGzip(level) {
   const crc322 = zlib.crc32;
   if (typeof crc322 !== "function") return plainGzip(level);
   return async function* gzipStage(source) {
-    const strategy = zlib.constants.Z_DEFAULT_STRATEGY;
-    const z = zlib.createDeflateRaw({ level, memLevel: 8, strategy, chunkSize: 256 * 1024 });
-    const output = [];
-    let failure;
-    z.on("data", (c) => output.push(c));
-    z.on("error", (e) => failure ??= e);
-    const write = async (b) => {
-      if (!z.write(b)) await (0, import_node_events.once)(z, "drain");
-    };
-    const setLevel = (l) => new Promise((resolve5) => z.params(l, strategy, () => resolve5()));
-    let current = level;
+    const inFlight = [];
+    let previous;
     let crc = 0;
     let size = 0;
-    let ended = false;
     try {
       yield Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 3]);
       for await (const segment of segments(source, SEGMENT_BYTES)) {
         crc = crc322(segment, crc);
         size = size + segment.length >>> 0;
-        if (level > 0) {
-          const wanted = byteEntropy(segment, SAMPLE_STRIDE) > STORE_ABOVE_BITS ? 0 : level;
-          if (wanted !== current) {
-            await setLevel(wanted);
-            current = wanted;
-          }
-        }
-        await write(segment);
-        if (failure) throw failure;
-        while (output.length > 0) yield output.shift();
+        const segmentLevel = level > 0 && byteEntropy(segment, SAMPLE_STRIDE) <= STORE_ABOVE_BITS ? level : 0;
+        const dictionary = previous ? previous.subarray(Math.max(0, previous.length - WINDOW_BYTES)) : void 0;
+        inFlight.push(deflateSegment(segment, segmentLevel, dictionary));
+        previous = segment;
+        if (inFlight.length >= IN_FLIGHT) yield await inFlight.shift();
       }
-      const done = (0, import_node_events.once)(z, "end");
-      z.end();
-      await done;
-      ended = true;
-      if (failure) throw failure;
-      while (output.length > 0) yield output.shift();
+      while (inFlight.length > 0) yield await inFlight.shift();
+      yield FINAL_EMPTY_BLOCK;
       const trailer = Buffer.alloc(8);
       trailer.writeUInt32LE(crc >>> 0, 0);
       trailer.writeUInt32LE(size, 4);
       yield trailer;
     } finally {
-      if (!ended) z.destroy();
+      for (const p of inFlight) p.catch(() => void 0);
     }
   };
+}
+var WINDOW_BYTES = 32 * 1024;
+var IN_FLIGHT = 3;
+var FINAL_EMPTY_BLOCK = Buffer.from([3, 0]);
+var deflateRaw2 = (0, import_node_util.promisify)(zlib.deflateRaw);
+function deflateSegment(segment, level, dictionary) {
+  return deflateRaw2(segment, {
+    level,
+    memLevel: 8,
+    strategy: zlib.constants.Z_DEFAULT_STRATEGY,
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    // Part of the format: zlib sizes stored blocks by the output space it has, so another value
+    // gives other (equally valid) bytes and so other layer digests for the same files.
+    chunkSize: 256 * 1024,
+    ...dictionary ? { dictionary } : {}
+  });
 }
 function plainGzip(level) {
   return async function* gzipStage(source) {
@@ -3843,7 +3840,7 @@ var import_node_fs4 = require("node:fs");
 var import_promises8 = require("node:fs/promises");
 var import_node_path5 = require("node:path");
 var import_promises9 = require("node:stream/promises");
-var import_node_util = require("node:util");
+var import_node_util2 = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/layer/compression.ts
@@ -3945,25 +3942,24 @@ function isUnsupported(err) {
   const msg = err instanceof Error ? err.message : String(err);
   return /os error (95|61|1|2)\b|not supported|No data available/i.test(msg);
 }
-async function listXattrs(path28) {
+function setXattrSync(path28, name, value) {
+  import_xattr.default.setAttributeSync(path28, name, value);
+}
+function listXattrsSync(path28) {
   try {
-    return await import_xattr.default.listAttributes(path28);
+    return import_xattr.default.listAttributesSync(path28);
   } catch (err) {
     if (isUnsupported(err)) return [];
     throw err;
   }
 }
-async function getXattr(path28, name) {
+function getXattrSync(path28, name) {
   try {
-    const v = await import_xattr.default.getAttribute(path28, name);
-    return v ?? void 0;
+    return import_xattr.default.getAttributeSync(path28, name) ?? void 0;
   } catch (err) {
     if (isUnsupported(err)) return void 0;
     throw err;
   }
-}
-function setXattrSync(path28, name, value) {
-  import_xattr.default.setAttributeSync(path28, name, value);
 }
 
 // packages/builder/src/layer/directory.ts
@@ -3982,11 +3978,11 @@ async function* directoryEntries(dir, options = {}) {
   const hardlinks = /* @__PURE__ */ new Map();
   const overlayPrefixes = ["trusted.overlay.", "user.overlay."];
   const mode = options.xattrs ?? "capability";
-  async function collectXattrs(abs, st, rel) {
+  function collectXattrs(abs, st, rel) {
     const xattrs = {};
     let opaque = false;
     if (options.overlay || mode === "all") {
-      const names = (await listXattrs(abs)).sort(byteCompare);
+      const names = listXattrsSync(abs).sort(byteCompare);
       for (const name of names) {
         const overlayKey = overlayPrefixes.find((p) => name.startsWith(p));
         if (overlayKey !== void 0) {
@@ -3999,19 +3995,21 @@ async function* directoryEntries(dir, options = {}) {
             );
           }
           if (options.overlay && key === "opaque" && st.isDirectory()) {
-            const v = await getXattr(abs, name);
+            const v = getXattrSync(abs, name);
             if (v && v.toString("utf8") === "y") opaque = true;
           }
           continue;
         }
         if (mode === "all" || mode === "capability" && name === "security.capability") {
-          const v = await getXattr(abs, name);
+          const v = getXattrSync(abs, name);
           if (v !== void 0) xattrs[name] = v;
         }
       }
     } else if (mode === "capability" && st.isFile()) {
-      const v = await getXattr(abs, "security.capability");
-      if (v !== void 0 && v.length > 0) xattrs["security.capability"] = v;
+      if (listXattrsSync(abs).includes("security.capability")) {
+        const v = getXattrSync(abs, "security.capability");
+        if (v !== void 0 && v.length > 0) xattrs["security.capability"] = v;
+      }
     }
     return { xattrs, opaque };
   }
@@ -4040,7 +4038,7 @@ async function* directoryEntries(dir, options = {}) {
       const st = child.st;
       const abs = (0, import_node_path3.join)(absDir, child.diskName);
       if (st.isSocket()) continue;
-      const { xattrs, opaque } = await collectXattrs(abs, st, relPath);
+      const { xattrs, opaque } = collectXattrs(abs, st, relPath);
       const header = {
         name: entryPath,
         type: "file",
@@ -4132,7 +4130,7 @@ function isNotFound(e) {
 }
 
 // packages/builder/src/layer/apply.ts
-var execFileP = (0, import_node_util.promisify)(import_node_child_process2.execFile);
+var execFileP = (0, import_node_util2.promisify)(import_node_child_process2.execFile);
 function errno(err) {
   return err?.code;
 }
@@ -16082,13 +16080,13 @@ var import_node_child_process8 = require("node:child_process");
 var import_promises28 = require("node:fs/promises");
 var import_node_fs19 = require("node:fs");
 var import_node_path20 = __toESM(require("node:path"), 1);
-var import_node_util3 = require("node:util");
+var import_node_util4 = require("node:util");
 
 // packages/builder/src/snapshot/mount.ts
 var import_node_child_process6 = require("node:child_process");
-var import_node_util2 = require("node:util");
+var import_node_util3 = require("node:util");
 var import_node_os7 = require("node:os");
-var run = (0, import_node_util2.promisify)(import_node_child_process6.execFile);
+var run = (0, import_node_util3.promisify)(import_node_child_process6.execFile);
 var MountError2 = class extends BuildError {
   name = "MountError";
   constructor(message, data) {
@@ -16267,7 +16265,7 @@ async function readXattrsPerl(paths) {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto18 = require("node:crypto");
-var run2 = (0, import_node_util3.promisify)(import_node_child_process8.execFile);
+var run2 = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -16478,8 +16476,8 @@ var import_node_crypto19 = require("node:crypto");
 var import_node_fs20 = require("node:fs");
 var import_promises29 = require("node:fs/promises");
 var import_node_path21 = __toESM(require("node:path"), 1);
-var import_node_util4 = require("node:util");
-var run3 = (0, import_node_util4.promisify)(import_node_child_process9.execFile);
+var import_node_util5 = require("node:util");
+var run3 = (0, import_node_util5.promisify)(import_node_child_process9.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto19.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -17502,7 +17500,7 @@ function withDiffIds(config, layers) {
 var import_node_crypto22 = require("node:crypto");
 var import_node_child_process12 = require("node:child_process");
 var import_promises37 = require("node:fs/promises");
-var import_node_util5 = require("node:util");
+var import_node_util6 = require("node:util");
 var import_node_os10 = __toESM(require("node:os"), 1);
 var import_node_path28 = __toESM(require("node:path"), 1);
 
@@ -17792,7 +17790,7 @@ function flockProcess(file2) {
 }
 
 // packages/builder/src/solve/run-step.ts
-var execFileP2 = (0, import_node_util5.promisify)(import_node_child_process12.execFile);
+var execFileP2 = (0, import_node_util6.promisify)(import_node_child_process12.execFile);
 var PIPES_DIR = "/dev/pipes";
 function runCommand(ins, shell) {
   if (ins.command.form === "exec") return { args: ins.command.args };
@@ -18955,8 +18953,8 @@ async function ensureUserNamespace() {
 
 // packages/builder/src/rootless/probe.ts
 var import_node_child_process14 = require("node:child_process");
-var import_node_util6 = require("node:util");
-var run4 = (0, import_node_util6.promisify)(import_node_child_process14.execFile);
+var import_node_util7 = require("node:util");
+var run4 = (0, import_node_util7.promisify)(import_node_child_process14.execFile);
 
 // action/src/run.ts
 var import_promises41 = require("node:fs/promises");

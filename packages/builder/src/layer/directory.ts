@@ -11,7 +11,7 @@ import type { BlobStore } from '@build-image/cache';
 import { LayerError } from './errors.js';
 import type { TarHeader } from './tarHeader.js';
 import { READ_CHUNK_BYTES, writeLayerFromEntries, type LayerEntry, type WriteLayerOptions, type WrittenLayer } from './write.js';
-import { getXattr, listXattrs } from './xattr.js';
+import { getXattrSync, listXattrsSync } from './xattr.js';
 
 /** Files up to this size are read in one synchronous call rather than streamed. */
 const SMALL_FILE_BYTES = 64 * 1024;
@@ -68,11 +68,11 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
   const overlayPrefixes = ['trusted.overlay.', 'user.overlay.'];
   const mode = options.xattrs ?? 'capability';
 
-  async function collectXattrs(abs: string, st: BigIntStats, rel: string): Promise<{ xattrs: Record<string, Buffer>; opaque: boolean }> {
+  function collectXattrs(abs: string, st: BigIntStats, rel: string): { xattrs: Record<string, Buffer>; opaque: boolean } {
     const xattrs: Record<string, Buffer> = {};
     let opaque = false;
     if (options.overlay || mode === 'all') {
-      const names = (await listXattrs(abs)).sort(byteCompare);
+      const names = listXattrsSync(abs).sort(byteCompare);
       for (const name of names) {
         const overlayKey = overlayPrefixes.find((p) => name.startsWith(p));
         if (overlayKey !== undefined) {
@@ -85,19 +85,22 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
             );
           }
           if (options.overlay && key === 'opaque' && st.isDirectory()) {
-            const v = await getXattr(abs, name);
+            const v = getXattrSync(abs, name);
             if (v && v.toString('utf8') === 'y') opaque = true;
           }
           continue;
         }
         if (mode === 'all' || (mode === 'capability' && name === 'security.capability')) {
-          const v = await getXattr(abs, name);
+          const v = getXattrSync(abs, name);
           if (v !== undefined) xattrs[name] = v;
         }
       }
     } else if (mode === 'capability' && st.isFile()) {
-      const v = await getXattr(abs, 'security.capability');
-      if (v !== undefined && v.length > 0) xattrs['security.capability'] = v;
+      // Listing first: a missing attribute makes the binding throw, which costs more than the call.
+      if (listXattrsSync(abs).includes('security.capability')) {
+        const v = getXattrSync(abs, 'security.capability');
+        if (v !== undefined && v.length > 0) xattrs['security.capability'] = v;
+      }
     }
     return { xattrs, opaque };
   }
@@ -132,7 +135,7 @@ export async function* directoryEntries(dir: string, options: DirectoryLayerOpti
       const st = child.st!;
       const abs = join(absDir, child.diskName);
       if (st.isSocket()) continue; // sockets cannot be archived (containerd skips them too)
-      const { xattrs, opaque } = await collectXattrs(abs, st, relPath);
+      const { xattrs, opaque } = collectXattrs(abs, st, relPath);
       const header: TarHeader = {
         name: entryPath,
         type: 'file',

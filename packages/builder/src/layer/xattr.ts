@@ -42,3 +42,27 @@ export async function setXattr(path: string, name: string, value: Buffer): Promi
 export function setXattrSync(path: string, name: string, value: Buffer): void {
   xattr.setAttributeSync(path, name, value);
 }
+
+/**
+ * {@link listXattrs} as one synchronous call. A layer's walk makes one per entry: the async form
+ * is a thread-pool round trip (~0.1 ms) for a ~4 µs syscall, 2 s for a 20,000-file context.
+ */
+export function listXattrsSync(path: string): string[] {
+  try {
+    return xattr.listAttributesSync(path);
+  } catch (err) {
+    if (isUnsupported(err)) return [];
+    throw err;
+  }
+}
+
+/** {@link getXattr} as one synchronous call. */
+export function getXattrSync(path: string, name: string): Buffer | undefined {
+  try {
+    return xattr.getAttributeSync(path, name) ?? undefined;
+  } catch (err) {
+    if (isUnsupported(err)) return undefined;
+    throw err;
+  }
+}
+
