@@ -320,32 +320,20 @@ describe('cache mount sharing across build processes', () => {
     return Promise.all([one('a'), one('b')]);
   }
 
-  it('sharing=locked: the second build waits for the first to release the directory', async () => {
+  /** The log two concurrent builds (WHO=a, WHO=b) write into one cache mount with `sharing`, one line per start and end. */
+  async function sharedLog(sharing: 'locked' | 'private', id: string): Promise<string[]> {
     const cacheDir = await makeTempDir('e2e-cache-');
-    const codes = await twoBuilds(
-      `FROM busybox
-ARG WHO
-RUN --mount=type=cache,target=/c,id=xproc,sharing=locked sh -c 'echo "start $WHO" >> /c/log; sleep 1; echo "end $WHO" >> /c/log'
-`,
-      cacheDir,
-    );
-    expect(codes).toEqual([0, 0]);
-    const log = (await readFile(path.join(cacheDir, 'mounts', sha('xproc'), 'log'), 'utf8')).trim().split('\n');
+    const run = `RUN --mount=type=cache,target=/c,id=${id},sharing=${sharing} sh -c 'echo "start $WHO" >> /c/log; sleep 1; echo "end $WHO" >> /c/log'`;
+    expect(await twoBuilds(`FROM busybox\nARG WHO\n${run}\n`, cacheDir)).toEqual([0, 0]);
+    return (await readFile(path.join(cacheDir, 'mounts', sha(id), 'log'), 'utf8')).trim().split('\n');
+  }
+
+  it('sharing=locked: the second build waits for the first to release the directory', async () => {
     // One after the other, in either order, never interleaved.
-    expect([['start a', 'end a', 'start b', 'end b'], ['start b', 'end b', 'start a', 'end a']]).toContainEqual(log);
+    expect([['start a', 'end a', 'start b', 'end b'], ['start b', 'end b', 'start a', 'end a']]).toContainEqual(await sharedLog('locked', 'xproc'));
   });
 
   it('sharing=private: a build that finds the directory in use gets one of its own', async () => {
-    const cacheDir = await makeTempDir('e2e-cache-');
-    const codes = await twoBuilds(
-      `FROM busybox
-ARG WHO
-RUN --mount=type=cache,target=/c,id=xpriv,sharing=private sh -c 'echo "start $WHO" >> /c/log; sleep 1; echo "end $WHO" >> /c/log'
-`,
-      cacheDir,
-    );
-    expect(codes).toEqual([0, 0]);
-    const log = (await readFile(path.join(cacheDir, 'mounts', sha('xpriv'), 'log'), 'utf8')).trim().split('\n');
-    expect([['start a', 'end a'], ['start b', 'end b']]).toContainEqual(log);
+    expect([['start a', 'end a'], ['start b', 'end b']]).toContainEqual(await sharedLog('private', 'xpriv'));
   });
 });

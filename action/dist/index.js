@@ -15777,10 +15777,17 @@ var RuncExecutor = class {
       return;
     }
     const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    let mounted = [];
+    try {
+      mounted = (0, import_node_fs18.readFileSync)("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "");
+    } catch {
+      return;
+    }
     for (const id of ids) {
       if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
       if (["runc", "crun"].some((rt) => (0, import_node_fs18.existsSync)(import_node_path17.default.join(this.opts.stateDir, rt, id)))) continue;
       const dir = import_node_path17.default.join(runs, id);
+      if (mounted.some((m) => m === dir || m.startsWith(dir + "/"))) continue;
       try {
         if ((0, import_node_fs18.statSync)(dir).mtimeMs > cutoff) continue;
         (0, import_node_fs18.rmSync)(dir, { recursive: true, force: true });

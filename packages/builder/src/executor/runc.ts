@@ -220,10 +220,19 @@ export class RuncExecutor implements Executor {
       return;
     }
     const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    // Nothing is mounted under a run dir on the host, but a removal must never reach through a
+    // mount into what it shows: any dir with a mount below it is left alone.
+    let mounted: string[] = [];
+    try {
+      mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
+    } catch {
+      return;
+    }
     for (const id of ids) {
       if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
       if (['runc', 'crun'].some((rt) => existsSync(path.join(this.opts.stateDir, rt, id)))) continue;
       const dir = path.join(runs, id);
+      if (mounted.some((m) => m === dir || m.startsWith(dir + '/'))) continue;
       try {
         if (statSync(dir).mtimeMs > cutoff) continue;
         rmSync(dir, { recursive: true, force: true });
