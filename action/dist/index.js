@@ -3835,10 +3835,10 @@ async function exportDockerTar(image, store, destination, options = {}) {
 }
 
 // packages/builder/src/layer/apply.ts
-var import_node_child_process2 = require("node:child_process");
-var import_node_fs4 = require("node:fs");
+var import_node_child_process3 = require("node:child_process");
+var import_node_fs5 = require("node:fs");
 var import_promises8 = require("node:fs/promises");
-var import_node_path5 = require("node:path");
+var import_node_path6 = require("node:path");
 var import_promises9 = require("node:stream/promises");
 var import_node_util2 = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
@@ -4129,13 +4129,336 @@ function isNotFound(e) {
   return typeof e === "object" && e !== null && (e.code === "ENOENT" || e.code === "ENOTDIR");
 }
 
+// packages/builder/src/host-helper/index.ts
+var import_node_child_process2 = require("node:child_process");
+var import_node_fs4 = require("node:fs");
+var import_node_net = __toESM(require("node:net"), 1);
+var import_node_os = __toESM(require("node:os"), 1);
+var import_node_path5 = __toESM(require("node:path"), 1);
+var import_node_stream5 = require("node:stream");
+var import_node_crypto3 = require("node:crypto");
+var SYSCALLS = {
+  x64: { mount: 165, umount2: 166, mknodat: 259 },
+  arm64: { mount: 40, umount2: 39, mknodat: 33 },
+  riscv64: { mount: 40, umount2: 39, mknodat: 33 },
+  ia32: { mount: 21, umount2: 52, mknodat: 297 },
+  arm: { mount: 21, umount2: 52 },
+  s390x: { mount: 21, umount2: 52 },
+  ppc64: { mount: 21, umount2: 52 }
+};
+var SCRIPT = `
+use strict; use warnings; use Socket; use POSIX (); use Fcntl qw(:flock);
+$| = 1; $/ = "\\0";
+my ($SYS_MOUNT, $SYS_UMOUNT2, $SYS_MKNODAT) = @ARGV;
+my (%locks, $lockSeq);
+$SIG{CHLD} = sub { local ($!, $?); while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { print "X$pid $?\\0"; } };
+sub answer { print "R$_[0]\\0"; }
+while (1) {
+  my $n = <STDIN>;
+  if (!defined $n) { next if $!{EINTR}; last; }
+  chomp $n;
+  my @f;
+  for (1 .. $n) {
+    my $x;
+    do { $x = <STDIN>; } while (!defined $x && $!{EINTR});
+    exit 0 unless defined $x;
+    chomp $x; push @f, $x;
+  }
+  my $op = shift @f;
+  if ($op eq 'mount') {
+    my ($src, $target, $type, $data, $cwd) = @f;
+    if ($cwd ne '' && !chdir($cwd)) { answer(0 + $!); next; }
+    my $r = syscall($SYS_MOUNT, $src, $target, $type, 0, $data);
+    my $e = 0 + $!;
+    chdir('/');
+    answer($r == 0 ? 0 : $e);
+  } elsif ($op eq 'umount') {
+    my ($target, $flags) = @f;
+    answer(syscall($SYS_UMOUNT2, $target, 0 + $flags) == 0 ? 0 : 0 + $!);
+  } elsif ($op eq 'mknod') {
+    my ($path, $mode, $dev) = @f;
+    if (!$SYS_MKNODAT) { answer(38); next; }
+    # AT_FDCWD is -100; callers pass absolute paths.
+    answer(syscall($SYS_MKNODAT, -100, $path, 0 + $mode, 0 + $dev) == 0 ? 0 : 0 + $!);
+  } elsif ($op eq 'lock') {
+    my ($file) = @f;
+    my $fh;
+    if (!open($fh, '>>', $file)) { answer(0 + $!); next; }
+    if (!flock($fh, LOCK_EX | LOCK_NB)) { my $e = 0 + $!; close $fh; answer($e); next; }
+    $locks{++$lockSeq} = $fh;
+    answer("0 $lockSeq");
+  } elsif ($op eq 'unlock') {
+    my ($id) = @f;
+    close(delete $locks{$id}) if exists $locks{$id};
+    answer(0);
+  } elsif ($op eq 'spawn') {
+    my ($sock, $token, $cwd, @argv) = @f;
+    my ($rd, $wr);
+    if (!pipe($rd, $wr)) { answer(0 + $!); next; }
+    my $pid = fork();
+    if (!defined $pid) { answer(0 + $!); next; }
+    if ($pid == 0) {
+      close $rd;
+      $SIG{CHLD} = 'DEFAULT';
+      my $fail = sub { syswrite($wr, 0 + $!); POSIX::_exit(127); };
+      for my $s (['out', \\*STDOUT], ['err', \\*STDERR]) {
+        socket(my $c, AF_UNIX, SOCK_STREAM, 0) or $fail->();
+        connect($c, pack_sockaddr_un($sock)) or $fail->();
+        defined(syswrite($c, "$token $s->[0]\\n")) or $fail->();
+        open($s->[1], '>&', $c) or $fail->();
+        close $c;
+      }
+      open(STDIN, '<', '/dev/null') or $fail->();
+      chdir($cwd) or $fail->();
+      { no warnings 'exec'; exec { $argv[0] } @argv; }
+      $fail->();
+    }
+    close $wr;
+    my $buf = '';
+    while (1) { my $r = sysread($rd, $buf, 32); last if defined $r; last unless $!{EINTR}; }
+    close $rd;
+    answer($buf eq '' ? "0 $pid" : "$buf $pid");
+  } else {
+    answer(22);
+  }
+}
+`;
+var helper;
+var pending = [];
+var received = "";
+var exits = /* @__PURE__ */ new Map();
+var exitWaiters = /* @__PURE__ */ new Map();
+function unsupported() {
+  return process.env.BUILD_IMAGE_HOST_HELPER === "0" || !SYSCALLS[process.arch];
+}
+function start() {
+  if (unsupported()) return null;
+  const nr = SYSCALLS[process.arch];
+  let child;
+  try {
+    child = (0, import_node_child_process2.spawn)("perl", ["-e", SCRIPT, String(nr.mount), String(nr.umount2), String(nr.mknodat ?? "")], { stdio: ["pipe", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
+  const fail2 = () => {
+    if (helper === child) helper = null;
+    const waiting = pending;
+    pending = [];
+    for (const w of waiting) w(void 0);
+    const orphans = [...exitWaiters.values()];
+    exitWaiters.clear();
+    for (const w of orphans) w(9);
+  };
+  child.on("error", fail2);
+  child.on("exit", fail2);
+  child.stdin.on("error", fail2);
+  child.stdout.setEncoding("latin1");
+  child.stdout.on("data", (chunk) => {
+    received += chunk;
+    let nul;
+    while ((nul = received.indexOf("\0")) >= 0) {
+      const message = received.slice(0, nul);
+      received = received.slice(nul + 1);
+      if (message.startsWith("X")) {
+        const [pid, status] = message.slice(1).split(" ").map(Number);
+        const waiter = exitWaiters.get(pid);
+        if (waiter) {
+          exitWaiters.delete(pid);
+          waiter(status);
+        } else exits.set(pid, status);
+      } else {
+        pending.shift()?.(message.slice(1));
+      }
+    }
+    refresh(child);
+  });
+  refresh(child);
+  return child;
+}
+function refresh(child) {
+  const busy = pending.length > 0 || exitWaiters.size > 0;
+  const stdout = child.stdout;
+  if (busy) {
+    child.ref();
+    stdout.ref?.();
+  } else {
+    child.unref();
+    stdout.unref?.();
+  }
+}
+function request(fields) {
+  if (helper === void 0) helper = start();
+  const child = helper;
+  if (!child || fields.some((f) => f.includes("\0"))) return Promise.resolve(void 0);
+  const bytes = fields.map((f) => Buffer.from(f, "utf8").toString("latin1"));
+  return new Promise((resolve5) => {
+    pending.push(resolve5);
+    refresh(child);
+    child.stdin.write(`${bytes.length}\0${bytes.join("\0")}\0`, "latin1");
+  });
+}
+async function requestErrno(fields) {
+  const answer = await request(fields);
+  return answer === void 0 ? -1 : Number(answer.split(" ")[0]);
+}
+function helperMount(source, target, type, data, cwd = "") {
+  return requestErrno(["mount", source, target, type, data, cwd]);
+}
+function helperUnmount(target, flags = 0) {
+  return requestErrno(["umount", target, String(flags)]);
+}
+function helperMknod(path28, mode, dev) {
+  if (unsupported()) return Promise.resolve(-1);
+  return requestErrno(["mknod", path28, String(mode), String(dev)]);
+}
+async function helperTryLock(file2) {
+  if (unsupported()) return void 0;
+  const answer = await request(["lock", file2]);
+  if (answer === void 0) return void 0;
+  const [errno2, id] = answer.split(" ");
+  if (errno2 === "0") return Number(id);
+  if (Number(errno2) === import_node_os.default.constants.errno.EWOULDBLOCK) return "busy";
+  throw Object.assign(new Error(`cannot lock ${file2}: ${errnoName(Number(errno2))}`), { errno: Number(errno2) });
+}
+async function helperUnlock(id) {
+  await request(["unlock", String(id)]);
+}
+function errnoName(n) {
+  return Object.entries(import_node_os.default.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+}
+var outputServer;
+function startOutputServer() {
+  return new Promise((resolve5) => {
+    let dir;
+    try {
+      dir = (0, import_node_fs4.mkdtempSync)(import_node_path5.default.join(import_node_os.default.tmpdir(), "bi-h-"));
+    } catch {
+      return resolve5(null);
+    }
+    const socketPath = import_node_path5.default.join(dir, "s");
+    if (Buffer.byteLength(socketPath) > 100) {
+      (0, import_node_fs4.rmSync)(dir, { recursive: true, force: true });
+      return resolve5(null);
+    }
+    const waiting = /* @__PURE__ */ new Map();
+    const server = import_node_net.default.createServer((socket) => {
+      let head = Buffer.alloc(0);
+      const onData = (chunk) => {
+        head = Buffer.concat([head, chunk]);
+        const nl2 = head.indexOf(10);
+        if (nl2 < 0) {
+          if (head.length > 200) socket.destroy();
+          return;
+        }
+        socket.off("data", onData);
+        const name = head.subarray(0, nl2).toString("latin1");
+        const target = waiting.get(name);
+        if (!target) return void socket.destroy();
+        waiting.delete(name);
+        const rest = head.subarray(nl2 + 1);
+        if (rest.length > 0) target.sink.write(rest);
+        socket.pipe(target.sink);
+        socket.once("close", () => {
+          if (!target.sink.writableEnded) target.sink.end();
+        });
+      };
+      socket.on("data", onData);
+      socket.on("error", () => void 0);
+    });
+    server.on("error", () => resolve5(null));
+    server.listen(socketPath, () => {
+      server.unref();
+      process.once("exit", () => (0, import_node_fs4.rmSync)(dir, { recursive: true, force: true }));
+      resolve5({ path: socketPath, waiting, server });
+    });
+  });
+}
+var HelperChild = class {
+  constructor(pid, stdout, stderr) {
+    this.pid = pid;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+  pid;
+  stdout;
+  stderr;
+  exitCode = null;
+  signalCode = null;
+  closed;
+  closeListeners = [];
+  on(event, listener) {
+    if (event !== "close") return this;
+    const onClose = listener;
+    const closed = this.closed;
+    if (closed) process.nextTick(() => onClose(...closed));
+    else this.closeListeners.push(onClose);
+    return this;
+  }
+  /** Records the end and calls the `close` listeners. */
+  finish(code, signal) {
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.closed = [code, signal];
+    for (const l of this.closeListeners.splice(0)) l(code, signal);
+  }
+};
+var connecting = 0;
+function holdServer(out, delta) {
+  connecting += delta;
+  if (connecting > 0) out.server.ref();
+  else out.server.unref();
+}
+function waitExit(pid) {
+  return new Promise((resolve5) => {
+    const known = exits.get(pid);
+    if (known !== void 0) {
+      exits.delete(pid);
+      return resolve5(known);
+    }
+    exitWaiters.set(pid, resolve5);
+    if (helper) refresh(helper);
+  });
+}
+function signalName(n) {
+  return Object.entries(import_node_os.default.constants.signals).find(([, v]) => v === n)?.[0] ?? "SIGKILL";
+}
+async function helperSpawn(argv, cwd) {
+  if (argv.length === 0 || helper === null || unsupported()) return void 0;
+  const out = await (outputServer ??= startOutputServer());
+  if (!out) return void 0;
+  const token = (0, import_node_crypto3.randomBytes)(16).toString("hex");
+  const names = [`${token} out`, `${token} err`];
+  const sinks = [new import_node_stream5.PassThrough(), new import_node_stream5.PassThrough()];
+  names.forEach((n, i) => out.waiting.set(n, { sink: sinks[i] }));
+  const ended = sinks.map((sink) => new Promise((r) => sink.once("end", () => r())));
+  const connected = sinks.map((sink) => new Promise((r) => sink.once("pipe", () => r())));
+  holdServer(out, 1);
+  const answer = await request(["spawn", out.path, token, cwd, ...argv]);
+  const [errno2, pidText] = (answer ?? "-1").split(" ");
+  if (errno2 !== "0") {
+    for (const n of names) out.waiting.delete(n);
+    holdServer(out, -1);
+    if (pidText) void waitExit(Number(pidText));
+    return void 0;
+  }
+  const child = new HelperChild(Number(pidText), sinks[0], sinks[1]);
+  const status = waitExit(child.pid);
+  void Promise.all(connected).then(() => holdServer(out, -1));
+  void status.then(async (s) => {
+    await Promise.all(ended);
+    if ((s & 127) === 0) child.finish(s >> 8, null);
+    else child.finish(null, signalName(s & 127));
+  });
+  return child;
+}
+
 // packages/builder/src/layer/apply.ts
-var execFileP = (0, import_node_util2.promisify)(import_node_child_process2.execFile);
+var execFileP = (0, import_node_util2.promisify)(import_node_child_process3.execFile);
 function errno(err) {
   return err?.code;
 }
 function lstatOrUndefined(path28) {
-  return (0, import_node_fs4.lstatSync)(path28, { throwIfNoEntry: false });
+  return (0, import_node_fs5.lstatSync)(path28, { throwIfNoEntry: false });
 }
 var SMALL_FILE = 1024 * 1024;
 async function readSmallBody(entry, size) {
@@ -4148,8 +4471,19 @@ async function readSmallBody(entry, size) {
   if (got !== size) throw new LayerError("E_LAYER_CORRUPT", `Tar entry "${entry.header.name}" has ${got} bytes, its header says ${size}.`, { data: { name: entry.header.name, size, got } });
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
 }
+var S_IFIFO = 4096;
+var S_IFCHR = 8192;
+var S_IFBLK = 24576;
+async function makeNode(path28, fileType, mode, major, minor) {
+  if (major < 4096 && minor < 1048576) {
+    const dev = minor & 255 | major << 8 | minor >> 8 << 20;
+    if (await helperMknod(path28, fileType | mode, dev >>> 0) === 0) return;
+  }
+  const kind = fileType === S_IFIFO ? ["p"] : [fileType === S_IFCHR ? "c" : "b", String(major), String(minor)];
+  await execFileP("mknod", ["-m", mode.toString(8), path28, ...kind]);
+}
 function cleanName(name) {
-  const n = import_node_path5.posix.normalize(`/${name}`);
+  const n = import_node_path6.posix.normalize(`/${name}`);
   return n.length > 1 ? n.replace(/\/+$/, "") : n;
 }
 function paxNumber(pax, key) {
@@ -4159,8 +4493,8 @@ function paxNumber(pax, key) {
   return Number.isFinite(n) ? n : void 0;
 }
 async function applyLayer(rootDir, layer, options = {}) {
-  const root = import_node_path5.posix.resolve(rootDir);
-  (0, import_node_fs4.mkdirSync)(root, { recursive: true });
+  const root = import_node_path6.posix.resolve(rootDir);
+  (0, import_node_fs5.mkdirSync)(root, { recursive: true });
   const sameOwner = options.sameOwner ?? process.geteuid?.() === 0;
   const isRoot = process.geteuid?.() === 0;
   const warn = (w) => options.onWarning?.(w);
@@ -4172,7 +4506,7 @@ async function applyLayer(rootDir, layer, options = {}) {
   let size = 0;
   const parents = /* @__PURE__ */ new Map();
   const remove = (p) => {
-    (0, import_node_fs4.rmSync)(p, { recursive: true, force: true });
+    (0, import_node_fs5.rmSync)(p, { recursive: true, force: true });
     parents.clear();
   };
   const input = await decompressedStream(layer);
@@ -4187,10 +4521,10 @@ async function applyLayer(rootDir, layer, options = {}) {
         data: { name }
       });
     }
-    (0, import_node_fs4.mkdirSync)(parent, { recursive: true, mode: 493 });
+    (0, import_node_fs5.mkdirSync)(parent, { recursive: true, mode: 493 });
   }
   async function parentOf2(name, tarName) {
-    const dir = import_node_path5.posix.dirname(name);
+    const dir = import_node_path6.posix.dirname(name);
     const cached = parents.get(dir);
     if (cached !== void 0) return cached;
     const parentAbs = await resolveInRoot(root, dir);
@@ -4201,16 +4535,16 @@ async function applyLayer(rootDir, layer, options = {}) {
   function applyOpaque(dir) {
     let names;
     try {
-      names = (0, import_node_fs4.readdirSync)(dir);
+      names = (0, import_node_fs5.readdirSync)(dir);
     } catch (err) {
       if (errno(err) === "ENOENT") return;
       throw err;
     }
     for (const name of names) {
-      const p = import_node_path5.posix.join(dir, name);
+      const p = import_node_path6.posix.join(dir, name);
       if (!unpacked.has(p)) {
         remove(p);
-      } else if ((0, import_node_fs4.lstatSync)(p).isDirectory()) {
+      } else if ((0, import_node_fs5.lstatSync)(p).isDirectory()) {
         applyOpaque(p);
       }
     }
@@ -4225,8 +4559,8 @@ async function applyLayer(rootDir, layer, options = {}) {
       continue;
     }
     const parentAbs = await parentOf2(name, header.name);
-    const base = import_node_path5.posix.basename(name);
-    const target = import_node_path5.posix.join(parentAbs, base);
+    const base = import_node_path6.posix.basename(name);
+    const target = import_node_path6.posix.join(parentAbs, base);
     if (target === root || !target.startsWith(`${root}/`)) {
       entry.resume();
       continue;
@@ -4241,9 +4575,9 @@ async function applyLayer(rootDir, layer, options = {}) {
       if (original === "" || original === "." || original === "..") {
         throw new LayerError("E_LAYER_INVALID_WHITEOUT", `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
-      const wh = import_node_path5.posix.join(parentAbs, original);
+      const wh = import_node_path6.posix.join(parentAbs, original);
       remove(wh);
-      await execFileP("mknod", ["-m", "0", wh, "c", "0", "0"]);
+      await makeNode(wh, S_IFCHR, 0, 0, 0);
       continue;
     }
     if (whiteouts === "apply" && base.startsWith(WHITEOUT_PREFIX)) {
@@ -4259,7 +4593,7 @@ async function applyLayer(rootDir, layer, options = {}) {
       if (original === "" || original === "." || original === "..") {
         throw new LayerError("E_LAYER_INVALID_WHITEOUT", `Invalid whiteout "${header.name}": a whiteout must name a sibling entry (".wh.<name>").`, { data: { name: header.name } });
       }
-      remove(import_node_path5.posix.join(parentAbs, original));
+      remove(import_node_path6.posix.join(parentAbs, original));
       continue;
     }
     const type = header.type;
@@ -4274,19 +4608,19 @@ async function applyLayer(rootDir, layer, options = {}) {
     switch (type) {
       case "directory":
         entry.resume();
-        if (!existing?.isDirectory()) (0, import_node_fs4.mkdirSync)(target, { mode: 448 });
+        if (!existing?.isDirectory()) (0, import_node_fs5.mkdirSync)(target, { mode: 448 });
         break;
       case "file":
       case "contiguous-file": {
-        const flags = import_node_fs4.constants.O_WRONLY | import_node_fs4.constants.O_CREAT | import_node_fs4.constants.O_EXCL | import_node_fs4.constants.O_NOFOLLOW;
+        const flags = import_node_fs5.constants.O_WRONLY | import_node_fs5.constants.O_CREAT | import_node_fs5.constants.O_EXCL | import_node_fs5.constants.O_NOFOLLOW;
         const bytes = header.size ?? 0;
         if (bytes <= SMALL_FILE) {
           const body = bytes > 0 ? await readSmallBody(entry, bytes) : (entry.resume(), void 0);
-          fd = (0, import_node_fs4.openSync)(target, flags, 384);
+          fd = (0, import_node_fs5.openSync)(target, flags, 384);
           try {
-            for (let off = 0; body && off < body.length; ) off += (0, import_node_fs4.writeSync)(fd, body, off);
+            for (let off = 0; body && off < body.length; ) off += (0, import_node_fs5.writeSync)(fd, body, off);
           } catch (err) {
-            (0, import_node_fs4.closeSync)(fd);
+            (0, import_node_fs5.closeSync)(fd);
             throw err;
           }
         } else {
@@ -4298,13 +4632,13 @@ async function applyLayer(rootDir, layer, options = {}) {
       }
       case "symlink":
         entry.resume();
-        (0, import_node_fs4.symlinkSync)(header.linkname ?? "", target);
+        (0, import_node_fs5.symlinkSync)(header.linkname ?? "", target);
         break;
       case "link": {
         entry.resume();
         const linkName = cleanName(header.linkname ?? "");
-        const linkParent = await resolveInRoot(root, import_node_path5.posix.dirname(linkName));
-        const linkTarget = import_node_path5.posix.join(linkParent, import_node_path5.posix.basename(linkName));
+        const linkParent = await resolveInRoot(root, import_node_path6.posix.dirname(linkName));
+        const linkTarget = import_node_path6.posix.join(linkParent, import_node_path6.posix.basename(linkName));
         const st = linkName === "/" || !linkTarget.startsWith(`${root}/`) ? void 0 : lstatOrUndefined(linkTarget);
         if (!st || st.isDirectory()) {
           throw new LayerError(
@@ -4313,7 +4647,7 @@ async function applyLayer(rootDir, layer, options = {}) {
             { data: { name: header.name, linkname: header.linkname } }
           );
         }
-        (0, import_node_fs4.linkSync)(linkTarget, target);
+        (0, import_node_fs5.linkSync)(linkTarget, target);
         break;
       }
       case "character-device":
@@ -4324,9 +4658,9 @@ async function applyLayer(rootDir, layer, options = {}) {
           warn({ code: "W_LAYER_DEVICE_SKIPPED", path: name, message: `Device ${name} skipped: creating device nodes needs root.` });
           continue;
         }
-        const kind = type === "fifo" ? ["p"] : [type === "character-device" ? "c" : "b", String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+        const fileType = type === "fifo" ? S_IFIFO : type === "character-device" ? S_IFCHR : S_IFBLK;
         try {
-          await execFileP("mknod", ["-m", mode.toString(8), target, ...kind]);
+          await makeNode(target, fileType, mode, header.devmajor ?? 0, header.devminor ?? 0);
         } catch (err) {
           warn({ code: "W_LAYER_DEVICE_SKIPPED", path: name, message: `${type} ${name} skipped: ${err.message.trim()}` });
           continue;
@@ -4339,8 +4673,8 @@ async function applyLayer(rootDir, layer, options = {}) {
     }
     try {
       if (chown4) {
-        if (fd !== void 0) (0, import_node_fs4.fchownSync)(fd, uid, gid);
-        else (0, import_node_fs4.lchownSync)(target, uid, gid);
+        if (fd !== void 0) (0, import_node_fs5.fchownSync)(fd, uid, gid);
+        else (0, import_node_fs5.lchownSync)(target, uid, gid);
       }
       if (options.xattrs !== false && header.pax) {
         for (const [key, value] of Object.entries(header.pax)) {
@@ -4357,19 +4691,19 @@ async function applyLayer(rootDir, layer, options = {}) {
           }
         }
       }
-      if (fd !== void 0) (0, import_node_fs4.fchmodSync)(fd, mode);
-      else if (type !== "symlink") (0, import_node_fs4.chmodSync)(target, mode);
+      if (fd !== void 0) (0, import_node_fs5.fchmodSync)(fd, mode);
+      else if (type !== "symlink") (0, import_node_fs5.chmodSync)(target, mode);
       if (type === "directory") dirTimes.push([target, mtime]);
-      else if (fd !== void 0) (0, import_node_fs4.futimesSync)(fd, mtime, mtime);
-      else (0, import_node_fs4.lutimesSync)(target, mtime, mtime);
+      else if (fd !== void 0) (0, import_node_fs5.futimesSync)(fd, mtime, mtime);
+      else (0, import_node_fs5.lutimesSync)(target, mtime, mtime);
     } finally {
-      if (fd !== void 0) (0, import_node_fs4.closeSync)(fd);
+      if (fd !== void 0) (0, import_node_fs5.closeSync)(fd);
     }
     unpacked.add(target);
   }
   for (const [dir, mtime] of dirTimes) {
     try {
-      (0, import_node_fs4.lutimesSync)(dir, mtime, mtime);
+      (0, import_node_fs5.lutimesSync)(dir, mtime, mtime);
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;
     }
@@ -4385,18 +4719,18 @@ async function exportRootfs(image, store, dir, options = {}) {
 }
 
 // packages/builder/src/exporter/rootfsTar.ts
-var import_node_fs5 = require("node:fs");
+var import_node_fs6 = require("node:fs");
 var import_promises10 = require("node:fs/promises");
-var import_node_os = __toESM(require("node:os"), 1);
-var import_node_path6 = __toESM(require("node:path"), 1);
-var import_node_stream5 = require("node:stream");
+var import_node_os2 = __toESM(require("node:os"), 1);
+var import_node_path7 = __toESM(require("node:path"), 1);
+var import_node_stream6 = require("node:stream");
 var import_promises11 = require("node:stream/promises");
 async function exportRootfsTar(image, store, destination, options = {}) {
-  const dir = await (0, import_promises10.mkdtemp)(import_node_path6.default.join(import_node_os.default.tmpdir(), "build-image-rootfs-"));
+  const dir = await (0, import_promises10.mkdtemp)(import_node_path7.default.join(import_node_os2.default.tmpdir(), "build-image-rootfs-"));
   try {
     await exportRootfs(image, store, dir);
-    const out = typeof destination === "string" ? (0, import_node_fs5.createWriteStream)(destination) : destination;
-    await (0, import_promises11.pipeline)(import_node_stream5.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
+    const out = typeof destination === "string" ? (0, import_node_fs6.createWriteStream)(destination) : destination;
+    await (0, import_promises11.pipeline)(import_node_stream6.Readable.from(tarStream(directoryEntries(dir, { xattrs: "capability" }), options), { objectMode: false, highWaterMark: 1024 * 1024 }), out);
   } finally {
     await (0, import_promises10.rm)(dir, { recursive: true, force: true });
   }
@@ -6107,7 +6441,7 @@ var parse = function(data, opts = {}) {
 };
 
 // packages/builder/src/options/specs.ts
-var import_node_net = require("node:net");
+var import_node_net2 = require("node:net");
 var OptionError = class extends BuildError {
   name = "OptionError";
   constructor(message, data = {}) {
@@ -6207,7 +6541,7 @@ function parseAddHostSpec(value) {
   if (!host || !ip) throw new OptionError(`--add-host ${value}: expected HOST:IP or HOST=IP`, { value });
   if (ip === "host-gateway") return { host, ip: HOST_GATEWAY_IP };
   if (ip.length > 2 && ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
-  const family = (0, import_node_net.isIP)(ip);
+  const family = (0, import_node_net2.isIP)(ip);
   if (family === 0) throw new OptionError(`--add-host ${value}: "${ip}" is not an IP address`, { value });
   if (family === 4) return { host, ip };
   const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
@@ -6272,7 +6606,7 @@ function parseMode(attrs, flag) {
   if (mode !== "min" && mode !== "max") throw new OptionError(`${flag}: mode=${mode} is not valid (use min or max)`, { mode });
   return mode;
 }
-function unsupported(type, flag, value) {
+function unsupported2(type, flag, value) {
   if (type === void 0) throw new OptionError(`${flag} ${value}: missing type= (registry, local or gha)`);
   const hint = type === "inline" ? " (inline cache needs an image exporter; use type=registry with a separate ref instead)" : "";
   throw new OptionError(`${flag} type=${type} is not supported${hint}; use registry, local or gha`, { type });
@@ -6326,7 +6660,7 @@ function parseCacheExportSpec(value, env = process.env) {
     case "gha":
       return { type: "gha", ...ghaEndpoint(attrs, env, FLAG_TO), ...common };
     default:
-      return unsupported(attrs.type, FLAG_TO, value);
+      return unsupported2(attrs.type, FLAG_TO, value);
   }
 }
 function parseCacheImportSpec(value, env = process.env) {
@@ -6348,7 +6682,7 @@ function parseCacheImportSpec(value, env = process.env) {
     case "gha":
       return { type: "gha", ...ghaEndpoint(attrs, env, FLAG_FROM), ...common };
     default:
-      return unsupported(attrs.type, FLAG_FROM, value);
+      return unsupported2(attrs.type, FLAG_FROM, value);
   }
 }
 
@@ -6551,16 +6885,16 @@ function errorMessage(e) {
 }
 
 // packages/cache/src/content-store.ts
-var import_node_crypto4 = require("node:crypto");
-var import_node_fs6 = require("node:fs");
+var import_node_crypto5 = require("node:crypto");
+var import_node_fs7 = require("node:fs");
 var import_promises13 = require("node:fs/promises");
-var import_node_path9 = require("node:path");
-var import_node_stream6 = require("node:stream");
+var import_node_path10 = require("node:path");
+var import_node_stream7 = require("node:stream");
 
 // packages/cache/src/atomic-file.ts
-var import_node_crypto3 = require("node:crypto");
+var import_node_crypto4 = require("node:crypto");
 var import_promises12 = require("node:fs/promises");
-var import_node_path7 = require("node:path");
+var import_node_path8 = require("node:path");
 
 // packages/cache/src/errors.ts
 var BlobDigestMismatchError = class extends BuildError {
@@ -6653,7 +6987,7 @@ function mapFsError(error, path28) {
 
 // packages/cache/src/atomic-file.ts
 function tempPath(tmpDir) {
-  return (0, import_node_path7.join)(tmpDir, `${process.pid}-${(0, import_node_crypto3.randomBytes)(8).toString("hex")}.tmp`);
+  return (0, import_node_path8.join)(tmpDir, `${process.pid}-${(0, import_node_crypto4.randomBytes)(8).toString("hex")}.tmp`);
 }
 async function fsyncDir(dir) {
   let fh;
@@ -6682,9 +7016,9 @@ async function writeFileAtomic(tmpDir, dest, data, options = {}) {
       const t = options.mtimeMs / 1e3;
       await (0, import_promises12.utimes)(tmp, t, t);
     }
-    await (0, import_promises12.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
+    await (0, import_promises12.mkdir)((0, import_node_path8.dirname)(dest), { recursive: true });
     await (0, import_promises12.rename)(tmp, dest);
-    if (durable) await fsyncDir((0, import_node_path7.dirname)(dest));
+    if (durable) await fsyncDir((0, import_node_path8.dirname)(dest));
   } catch (e) {
     await (0, import_promises12.rm)(tmp, { force: true }).catch(() => {
     });
@@ -6703,7 +7037,7 @@ async function linkAtomic(tmpDir, existing, dest, fallbackData) {
       await writeFileAtomic(tmpDir, dest, await fallbackData());
       return;
     }
-    await (0, import_promises12.mkdir)((0, import_node_path7.dirname)(dest), { recursive: true });
+    await (0, import_promises12.mkdir)((0, import_node_path8.dirname)(dest), { recursive: true });
     await (0, import_promises12.rename)(tmp, dest);
   } catch (e) {
     await (0, import_promises12.rm)(tmp, { force: true }).catch(() => {
@@ -6729,24 +7063,24 @@ function isDigest2(value) {
 }
 
 // packages/cache/src/layout.ts
-var import_node_os2 = require("node:os");
-var import_node_path8 = require("node:path");
+var import_node_os3 = require("node:os");
+var import_node_path9 = require("node:path");
 var CACHE_FORMAT_VERSION = 1;
 function resolveCacheDir(env = process.env) {
   const explicit = env["BUILD_IMAGE_CACHE_DIR"];
-  if (explicit) return (0, import_node_path8.resolve)(explicit);
+  if (explicit) return (0, import_node_path9.resolve)(explicit);
   const xdg = env["XDG_CACHE_HOME"];
-  if (xdg && xdg.startsWith("/")) return (0, import_node_path8.join)(xdg, "build-image");
-  const home = env["HOME"] || (0, import_node_os2.homedir)();
-  return (0, import_node_path8.join)(home, ".cache", "build-image");
+  if (xdg && xdg.startsWith("/")) return (0, import_node_path9.join)(xdg, "build-image");
+  const home = env["HOME"] || (0, import_node_os3.homedir)();
+  return (0, import_node_path9.join)(home, ".cache", "build-image");
 }
 var CacheLayout = class {
   constructor(root) {
     this.root = root;
-    this.content = (0, import_node_path8.join)(root, `content-v${CACHE_FORMAT_VERSION}`);
-    this.index = (0, import_node_path8.join)(root, `index-v${CACHE_FORMAT_VERSION}`);
-    this.history = (0, import_node_path8.join)(root, `history-v${CACHE_FORMAT_VERSION}`);
-    this.tmp = (0, import_node_path8.join)(root, "tmp");
+    this.content = (0, import_node_path9.join)(root, `content-v${CACHE_FORMAT_VERSION}`);
+    this.index = (0, import_node_path9.join)(root, `index-v${CACHE_FORMAT_VERSION}`);
+    this.history = (0, import_node_path9.join)(root, `history-v${CACHE_FORMAT_VERSION}`);
+    this.tmp = (0, import_node_path9.join)(root, "tmp");
   }
   root;
   content;
@@ -6756,20 +7090,20 @@ var CacheLayout = class {
   /** Blob path for a digest; validates the digest first so it cannot escape the root. */
   blob(digest) {
     const { algorithm, hex: hex2 } = parseDigest2(digest);
-    return (0, import_node_path8.join)(this.content, algorithm, hex2);
+    return (0, import_node_path9.join)(this.content, algorithm, hex2);
   }
   /** Directory holding the index files of a key (`index-v1/<kk>`). */
   entryDir(keyHex2) {
-    return (0, import_node_path8.join)(this.index, keyHex2.slice(0, 2));
+    return (0, import_node_path9.join)(this.index, keyHex2.slice(0, 2));
   }
   entry(keyHex2) {
-    return (0, import_node_path8.join)(this.entryDir(keyHex2), `${keyHex2}.json`);
+    return (0, import_node_path9.join)(this.entryDir(keyHex2), `${keyHex2}.json`);
   }
   preimage(keyHex2) {
-    return (0, import_node_path8.join)(this.entryDir(keyHex2), `${keyHex2}.preimage.json`);
+    return (0, import_node_path9.join)(this.entryDir(keyHex2), `${keyHex2}.preimage.json`);
   }
   historyFile(stepHex2) {
-    return (0, import_node_path8.join)(this.history, stepHex2.slice(0, 2), `${stepHex2}.json`);
+    return (0, import_node_path9.join)(this.history, stepHex2.slice(0, 2), `${stepHex2}.json`);
   }
 };
 
@@ -6813,7 +7147,7 @@ var ContentStore = class {
     }
     if (options.expected && await this.has(options.expected)) return this.verifyOnly(source, options.expected, options.size);
     const tmp = tempPath(this.layout.tmp);
-    const hash = (0, import_node_crypto4.createHash)(algorithm);
+    const hash = (0, import_node_crypto5.createHash)(algorithm);
     let size = 0;
     let fh;
     try {
@@ -6845,9 +7179,9 @@ var ContentStore = class {
       await fh.sync();
       await fh.close();
       fh = void 0;
-      await (0, import_promises13.mkdir)((0, import_node_path9.dirname)(dest), { recursive: true });
+      await (0, import_promises13.mkdir)((0, import_node_path10.dirname)(dest), { recursive: true });
       await (0, import_promises13.rename)(tmp, dest);
-      await fsyncDir((0, import_node_path9.dirname)(dest));
+      await fsyncDir((0, import_node_path10.dirname)(dest));
       return { digest, size };
     } catch (e) {
       await fh?.close().catch(() => {
@@ -6872,7 +7206,7 @@ var ContentStore = class {
    */
   async verifyOnly(source, expected, expectedSize) {
     const { algorithm } = parseDigest2(expected);
-    const hash = (0, import_node_crypto4.createHash)(algorithm);
+    const hash = (0, import_node_crypto5.createHash)(algorithm);
     let size = 0;
     for await (const chunk of source) {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
@@ -6946,15 +7280,15 @@ var ContentStore = class {
       path28 = this.layout.blob(digest);
       algorithm = parseDigest2(digest).algorithm;
     } catch (e) {
-      const r = new import_node_stream6.Readable({ read() {
+      const r = new import_node_stream7.Readable({ read() {
       } });
       process.nextTick(() => r.destroy(e));
       return r;
     }
-    const hash = (0, import_node_crypto4.createHash)(algorithm);
+    const hash = (0, import_node_crypto5.createHash)(algorithm);
     let ino;
-    const file2 = (0, import_node_fs6.createReadStream)(path28, { highWaterMark: 1024 * 1024 });
-    const out = new import_node_stream6.Transform({
+    const file2 = (0, import_node_fs7.createReadStream)(path28, { highWaterMark: 1024 * 1024 });
+    const out = new import_node_stream7.Transform({
       transform(chunk, _enc, cb) {
         hash.update(chunk);
         cb(null, chunk);
@@ -6970,7 +7304,7 @@ var ContentStore = class {
     });
     file2.on("open", (fd) => {
       try {
-        ino = (0, import_node_fs6.fstatSync)(fd).ino;
+        ino = (0, import_node_fs7.fstatSync)(fd).ino;
       } catch {
       }
     });
@@ -7007,7 +7341,7 @@ var ContentStore = class {
     } finally {
       await fh.close();
     }
-    const actual = `${algorithm}:${(0, import_node_crypto4.createHash)(algorithm).update(data).digest("hex")}`;
+    const actual = `${algorithm}:${(0, import_node_crypto5.createHash)(algorithm).update(data).digest("hex")}`;
     if (actual !== digest) {
       await removeIfSameFile(path28, ino).catch(() => {
       });
@@ -7093,12 +7427,12 @@ var ContentStore = class {
    */
   async *list() {
     for (const algorithm of ALGORITHMS) {
-      const dir = (0, import_node_path9.join)(this.layout.content, algorithm);
+      const dir = (0, import_node_path10.join)(this.layout.content, algorithm);
       const names = await readdirOrEmpty(dir);
       for (const name of names) {
         if (!HEX_RE.test(name) || name.length !== (algorithm === "sha256" ? 64 : 128)) continue;
         try {
-          const st = await (0, import_promises13.lstat)((0, import_node_path9.join)(dir, name));
+          const st = await (0, import_promises13.lstat)((0, import_node_path10.join)(dir, name));
           if (st.isFile()) yield { digest: `${algorithm}:${name}`, size: st.size, mtimeMs: st.mtimeMs };
         } catch (e) {
           if (e.code !== "ENOENT") throw e;
@@ -7120,7 +7454,7 @@ var ContentStore = class {
     let removed = 0;
     let bytes = 0;
     for (const name of await readdirOrEmpty(this.layout.tmp)) {
-      const p = (0, import_node_path9.join)(this.layout.tmp, name);
+      const p = (0, import_node_path10.join)(this.layout.tmp, name);
       try {
         const st = await (0, import_promises13.lstat)(p);
         if (st.mtimeMs >= cutoff) continue;
@@ -7146,7 +7480,7 @@ var ContentStore = class {
     let bytes = 0;
     for (const name of await readdirOrEmpty(this.layout.tmp)) {
       try {
-        bytes += (await (0, import_promises13.lstat)((0, import_node_path9.join)(this.layout.tmp, name))).size;
+        bytes += (await (0, import_promises13.lstat)((0, import_node_path10.join)(this.layout.tmp, name))).size;
         files++;
       } catch {
       }
@@ -7180,12 +7514,12 @@ async function removeIfSameFile(path28, ino) {
 }
 
 // packages/cache/src/cache-index.ts
-var import_node_crypto6 = require("node:crypto");
+var import_node_crypto7 = require("node:crypto");
 var import_promises14 = require("node:fs/promises");
-var import_node_path10 = require("node:path");
+var import_node_path11 = require("node:path");
 
 // packages/cache/src/keys.ts
-var import_node_crypto5 = require("node:crypto");
+var import_node_crypto6 = require("node:crypto");
 var CACHE_KEY_VERSION = 1;
 var DOMAIN = "build-image.cache-key";
 var TYPE_ORDER = ["parent", "base", "platform", "op", "input", "arg", "env", "secret-id", "files", "extra"];
@@ -7193,7 +7527,7 @@ var TYPE_RANK = new Map(TYPE_ORDER.map((t, i) => [t, i]));
 var SINGLETONS = /* @__PURE__ */ new Set(["parent", "base", "platform", "op"]);
 function computeCacheKey(parts) {
   const canonical = canonicalizeParts(parts);
-  const enc = new Encoder((0, import_node_crypto5.createHash)("sha256"));
+  const enc = new Encoder((0, import_node_crypto6.createHash)("sha256"));
   enc.listHeader(3);
   enc.str(DOMAIN);
   enc.str(`v${CACHE_KEY_VERSION}`);
@@ -7691,12 +8025,12 @@ var CacheIndex = class {
   async scanEntries() {
     const out = [];
     for (const dir of await readdirOrEmpty2(this.layout.index)) {
-      const full = (0, import_node_path10.join)(this.layout.index, dir);
+      const full = (0, import_node_path11.join)(this.layout.index, dir);
       for (const name of await readdirOrEmpty2(full)) {
         const m = /^([0-9a-f]{64})\.json$/.exec(name);
         if (!m) continue;
         const hex2 = m[1];
-        const path28 = (0, import_node_path10.join)(full, name);
+        const path28 = (0, import_node_path11.join)(full, name);
         const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
         if (!st) continue;
         const entry = await readEntry(path28);
@@ -7710,9 +8044,9 @@ var CacheIndex = class {
   async scanHistory() {
     const out = [];
     for (const dir of await readdirOrEmpty2(this.layout.history)) {
-      const full = (0, import_node_path10.join)(this.layout.history, dir);
+      const full = (0, import_node_path11.join)(this.layout.history, dir);
       for (const name of await readdirOrEmpty2(full)) {
-        const path28 = (0, import_node_path10.join)(full, name);
+        const path28 = (0, import_node_path11.join)(full, name);
         const st = await (0, import_promises14.lstat)(path28).catch(() => void 0);
         if (st?.isFile()) out.push({ path: path28, size: st.size, nlink: st.nlink, mtimeMs: st.mtimeMs });
       }
@@ -7738,7 +8072,7 @@ function keyHex(key) {
   return hex2;
 }
 function stepHex(stepId) {
-  return (0, import_node_crypto6.createHash)("sha256").update(stepId, "utf8").digest("hex");
+  return (0, import_node_crypto7.createHash)("sha256").update(stepId, "utf8").digest("hex");
 }
 async function readEntry(path28) {
   let text;
@@ -8061,14 +8395,14 @@ function parseCacheConfig(bytes, where) {
 }
 
 // packages/builder/src/remote-cache/gha-backend.ts
-var import_node_crypto8 = require("node:crypto");
-var import_node_fs7 = require("node:fs");
-var import_node_stream8 = require("node:stream");
+var import_node_crypto9 = require("node:crypto");
+var import_node_fs8 = require("node:fs");
+var import_node_stream9 = require("node:stream");
 
 // packages/builder/src/remote-cache/gha.ts
-var import_node_crypto7 = require("node:crypto");
-var import_node_stream7 = require("node:stream");
-var GHA_CACHE_VERSION = (0, import_node_crypto7.createHash)("sha256").update("build-image.remote-cache.v1").digest("hex");
+var import_node_crypto8 = require("node:crypto");
+var import_node_stream8 = require("node:stream");
+var GHA_CACHE_VERSION = (0, import_node_crypto8.createHash)("sha256").update("build-image.remote-cache.v1").digest("hex");
 var TWIRP_SERVICE = "github.actions.results.api.v1.CacheService";
 var V1_ACCEPT = "application/json;api-version=6.0-preview.1";
 var AZURE_VERSION = "2023-11-03";
@@ -8205,7 +8539,7 @@ var GhaCacheClient = class {
   async download(entry, signal) {
     const res = await this.request(entry.url, () => ({ method: "GET" }), signal, `download of ${entry.key}`);
     if (!res.ok || !res.body) return this.fail(res, `download of ${entry.key}`);
-    return import_node_stream7.Readable.fromWeb(res.body);
+    return import_node_stream8.Readable.fromWeb(res.body);
   }
   /**
    * Stores `body.size` bytes under `key`, reading them with `body.open(start, end)` (called again
@@ -8245,7 +8579,7 @@ var GhaCacheClient = class {
       if (res.status !== 201 && res.status !== 200) return this.fail(res, what);
       await res.arrayBuffer().catch(() => void 0);
     };
-    const stream = (start2, end) => () => import_node_stream7.Readable.toWeb(open6(start2, end));
+    const stream = (start2, end) => () => import_node_stream8.Readable.toWeb(open6(start2, end));
     if (size <= this.chunkSize) {
       await put(url, { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) }, stream(0, size), `upload of ${key}`);
       return;
@@ -8287,7 +8621,7 @@ var GhaCacheClient = class {
         () => ({
           method: "PATCH",
           headers: { ...headers, "content-type": "application/octet-stream", "content-range": `bytes ${start2}-${end - 1}/*`, "content-length": String(end - start2) },
-          body: import_node_stream7.Readable.toWeb(open6(start2, end)),
+          body: import_node_stream8.Readable.toWeb(open6(start2, end)),
           duplex: "half"
         }),
         signal,
@@ -8331,13 +8665,13 @@ var GhaCacheWriter = class {
     const path28 = store.pathOf(desc.digest);
     const open6 = (start2, end) => (
       // The whole blob is read through the store, which verifies it; ranges (large blobs) read the file.
-      start2 === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs7.createReadStream)(path28, { start: start2, end: end - 1 })
+      start2 === 0 && end === desc.size ? store.get(desc.digest) : (0, import_node_fs8.createReadStream)(path28, { start: start2, end: end - 1 })
     );
     return this.client.save(key, { size: desc.size, open: open6 }, signal);
   }
   async putManifest(bytes, _desc, signal) {
-    const key = `${ghaManifestPrefix(this.client.endpoint.scope)}${String(this.now()).padStart(15, "0")}-${(0, import_node_crypto8.randomBytes)(4).toString("hex")}`;
-    await this.client.save(key, { size: bytes.length, open: (s, e) => import_node_stream8.Readable.from([bytes.subarray(s, e)]) }, signal);
+    const key = `${ghaManifestPrefix(this.client.endpoint.scope)}${String(this.now()).padStart(15, "0")}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
+    await this.client.save(key, { size: bytes.length, open: (s, e) => import_node_stream9.Readable.from([bytes.subarray(s, e)]) }, signal);
   }
 };
 var GhaCacheReader = class {
@@ -8369,15 +8703,15 @@ var GhaCacheReader = class {
 };
 
 // packages/builder/src/remote-cache/local.ts
-var import_node_crypto9 = require("node:crypto");
-var import_node_fs8 = require("node:fs");
-var import_promises15 = require("node:fs/promises");
-var import_node_path11 = require("node:path");
-var import_promises16 = require("node:stream/promises");
+var import_node_crypto10 = require("node:crypto");
 var import_node_fs9 = require("node:fs");
+var import_promises15 = require("node:fs/promises");
+var import_node_path12 = require("node:path");
+var import_promises16 = require("node:stream/promises");
+var import_node_fs10 = require("node:fs");
 function blobPath(dir, digest) {
   const [alg, hex2] = digest.split(":");
-  return (0, import_node_path11.join)(dir, "blobs", alg, hex2);
+  return (0, import_node_path12.join)(dir, "blobs", alg, hex2);
 }
 async function sizeOf(path28) {
   try {
@@ -8388,7 +8722,7 @@ async function sizeOf(path28) {
   }
 }
 async function writeAtomic(path28, data) {
-  const tmp = `${path28}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
+  const tmp = `${path28}.tmp-${process.pid}-${(0, import_node_crypto10.randomBytes)(4).toString("hex")}`;
   try {
     await (0, import_promises15.writeFile)(tmp, data);
     await (0, import_promises15.rename)(tmp, path28);
@@ -8400,7 +8734,7 @@ async function writeAtomic(path28, data) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await (0, import_promises15.readFile)((0, import_node_path11.join)(dir, "index.json"), "utf8");
+    text = await (0, import_promises15.readFile)((0, import_node_path12.join)(dir, "index.json"), "utf8");
   } catch (e) {
     const code = e.code;
     if (code === "ENOENT" || code === "ENOTDIR") return void 0;
@@ -8411,7 +8745,7 @@ async function readIndex(dir) {
     if (!Array.isArray(idx.manifests)) throw new Error("no manifests array");
     return idx;
   } catch (e) {
-    throw new RemoteCacheError("E_CACHE_IMPORT", `${(0, import_node_path11.join)(dir, "index.json")} is not a valid OCI image index: ${e.message}`, { dir }, e);
+    throw new RemoteCacheError("E_CACHE_IMPORT", `${(0, import_node_path12.join)(dir, "index.json")} is not a valid OCI image index: ${e.message}`, { dir }, e);
   }
 }
 var LocalCacheWriter = class {
@@ -8426,10 +8760,10 @@ var LocalCacheWriter = class {
   async putBlob(desc, store, signal) {
     const dest = blobPath(this.dir, desc.digest);
     if (await sizeOf(dest) === desc.size) return "exists";
-    await (0, import_promises15.mkdir)((0, import_node_path11.join)(dest, ".."), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}-${(0, import_node_crypto9.randomBytes)(4).toString("hex")}`;
+    await (0, import_promises15.mkdir)((0, import_node_path12.join)(dest, ".."), { recursive: true });
+    const tmp = `${dest}.tmp-${process.pid}-${(0, import_node_crypto10.randomBytes)(4).toString("hex")}`;
     try {
-      await (0, import_promises16.pipeline)(store.get(desc.digest), (0, import_node_fs8.createWriteStream)(tmp, { mode: 420 }), { signal });
+      await (0, import_promises16.pipeline)(store.get(desc.digest), (0, import_node_fs9.createWriteStream)(tmp, { mode: 420 }), { signal });
       await (0, import_promises15.rename)(tmp, dest);
     } catch (e) {
       await (0, import_promises15.rm)(tmp, { force: true });
@@ -8438,10 +8772,10 @@ var LocalCacheWriter = class {
     return "uploaded";
   }
   async putManifest(bytes, desc, _signal) {
-    await (0, import_promises15.mkdir)((0, import_node_path11.join)(this.dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises15.mkdir)((0, import_node_path12.join)(this.dir, "blobs", "sha256"), { recursive: true });
     const mpath = blobPath(this.dir, desc.digest);
     if (await sizeOf(mpath) !== bytes.length) await writeAtomic(mpath, bytes);
-    await writeAtomic((0, import_node_path11.join)(this.dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    await writeAtomic((0, import_node_path12.join)(this.dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     let index;
     try {
       index = await readIndex(this.dir) ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
@@ -8456,7 +8790,7 @@ var LocalCacheWriter = class {
       artifactType: CACHE_ARTIFACT_TYPE,
       annotations: { [Annotation.RefName]: this.tag }
     });
-    await writeAtomic((0, import_node_path11.join)(this.dir, "index.json"), JSON.stringify({ ...index, schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: kept }));
+    await writeAtomic((0, import_node_path12.join)(this.dir, "index.json"), JSON.stringify({ ...index, schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: kept }));
     await this.collectGarbage(kept);
   }
   /** Removes blobs that no manifest in the index references (only when every manifest could be read). */
@@ -8480,10 +8814,10 @@ var LocalCacheWriter = class {
       return true;
     };
     for (const m of manifests) if (!await visit(m)) return;
-    for (const alg of await (0, import_promises15.readdir)((0, import_node_path11.join)(this.dir, "blobs")).catch(() => [])) {
-      for (const name of await (0, import_promises15.readdir)((0, import_node_path11.join)(this.dir, "blobs", alg)).catch(() => [])) {
+    for (const alg of await (0, import_promises15.readdir)((0, import_node_path12.join)(this.dir, "blobs")).catch(() => [])) {
+      for (const name of await (0, import_promises15.readdir)((0, import_node_path12.join)(this.dir, "blobs", alg)).catch(() => [])) {
         if (name.includes(".tmp-")) continue;
-        if (!live.has(`${alg}:${name}`)) await (0, import_promises15.rm)((0, import_node_path11.join)(this.dir, "blobs", alg, name), { force: true });
+        if (!live.has(`${alg}:${name}`)) await (0, import_promises15.rm)((0, import_node_path12.join)(this.dir, "blobs", alg, name), { force: true });
       }
     }
   }
@@ -8522,7 +8856,7 @@ var LocalCacheReader = class {
   async fetchBlob(desc, store, signal) {
     if (await store.has(desc.digest)) return;
     const path28 = blobPath(this.dir, desc.digest);
-    await store.put((0, import_node_fs9.createReadStream)(path28, { signal }), { expected: desc.digest, size: desc.size });
+    await store.put((0, import_node_fs10.createReadStream)(path28, { signal }), { expected: desc.digest, size: desc.size });
   }
 };
 
@@ -8559,12 +8893,12 @@ async function restoreCacheMount(store, layer, dir) {
 }
 
 // packages/builder/src/registry/client.ts
-var import_node_stream11 = require("node:stream");
+var import_node_stream12 = require("node:stream");
 var import_promises18 = require("node:stream/promises");
 
 // packages/builder/src/registry/digest.ts
-var import_node_crypto10 = require("node:crypto");
-var import_node_stream9 = require("node:stream");
+var import_node_crypto11 = require("node:crypto");
+var import_node_stream10 = require("node:stream");
 var ALGORITHMS2 = {
   sha256: { node: "sha256", hex: 64 },
   sha384: { node: "sha384", hex: 96 },
@@ -8573,7 +8907,7 @@ var ALGORITHMS2 = {
 function digestLike(like, data) {
   const algorithm = like.slice(0, like.indexOf(":"));
   const a = ALGORITHMS2[algorithm] ?? ALGORITHMS2.sha256;
-  return `${ALGORITHMS2[algorithm] ? algorithm : "sha256"}:${(0, import_node_crypto10.createHash)(a.node).update(data).digest("hex")}`;
+  return `${ALGORITHMS2[algorithm] ? algorithm : "sha256"}:${(0, import_node_crypto11.createHash)(a.node).update(data).digest("hex")}`;
 }
 function isSupportedDigest(value) {
   if (typeof value !== "string") return false;
@@ -8583,9 +8917,9 @@ function isSupportedDigest(value) {
 }
 function verifyingStream(digest, size, onMismatch) {
   const algorithm = digest.slice(0, digest.indexOf(":"));
-  const hash = (0, import_node_crypto10.createHash)(ALGORITHMS2[algorithm]?.node ?? "sha256");
+  const hash = (0, import_node_crypto11.createHash)(ALGORITHMS2[algorithm]?.node ?? "sha256");
   let seen = 0;
-  return new import_node_stream9.Transform({
+  return new import_node_stream10.Transform({
     transform(chunk, _enc, cb) {
       seen += chunk.length;
       if (size !== void 0 && seen > size) return cb(onMismatch({ kind: "size", expected: size, actual: seen }));
@@ -12057,7 +12391,7 @@ function platformRank(wanted, candidate) {
 }
 
 // packages/builder/src/registry/transport.ts
-var import_node_stream10 = require("node:stream");
+var import_node_stream11 = require("node:stream");
 
 // packages/builder/src/registry/challenge.ts
 function parseChallenge(header) {
@@ -12273,8 +12607,8 @@ ${[...new Set(wanted)].sort().join(" ")}`;
     if (req.body?.kind === "bytes") init.body = typeof req.body.data === "string" ? req.body.data : Buffer.from(req.body.data);
     else if (req.body?.kind === "stream") {
       const src = req.body.open();
-      const readable = src instanceof import_node_stream10.Readable ? src : import_node_stream10.Readable.from(src);
-      init.body = import_node_stream10.Readable.toWeb(readable);
+      const readable = src instanceof import_node_stream11.Readable ? src : import_node_stream11.Readable.from(src);
+      init.body = import_node_stream11.Readable.toWeb(readable);
       init.duplex = "half";
     }
     return init;
@@ -12590,7 +12924,7 @@ var RegistryClient = class {
       });
       if (!res.ok || !res.body) throw await this.httpError(ref, res, `blob ${desc.digest}`, ep);
       const verify = verifyingStream(desc.digest, desc.size, this.mismatch(ref, "blob", desc.digest));
-      const body = import_node_stream11.Readable.fromWeb(res.body);
+      const body = import_node_stream12.Readable.fromWeb(res.body);
       try {
         const results = await Promise.allSettled([(0, import_promises18.pipeline)(body, verify), store.put(verify, { expected: desc.digest, size: desc.size })]);
         const failures = results.filter((r) => r.status === "rejected").map((r) => r.reason);
@@ -13943,7 +14277,7 @@ var PatternMatcher = class {
 
 // packages/builder/src/context/ignorefile.ts
 var import_promises19 = require("node:fs/promises");
-var path3 = __toESM(require("node:path"), 1);
+var path4 = __toESM(require("node:path"), 1);
 function readIgnoreFile(text) {
   const out = [];
   const lines = text.split("\n");
@@ -13967,10 +14301,10 @@ function readIgnoreFile(text) {
 async function loadIgnorePatterns(contextDir, dockerfilePath) {
   const candidates = [];
   if (dockerfilePath !== void 0) {
-    const df = path3.resolve(contextDir, dockerfilePath);
-    candidates.push(path3.join(path3.dirname(df), path3.basename(df) + ".dockerignore"));
+    const df = path4.resolve(contextDir, dockerfilePath);
+    candidates.push(path4.join(path4.dirname(df), path4.basename(df) + ".dockerignore"));
   }
-  candidates.push(path3.join(contextDir, ".dockerignore"));
+  candidates.push(path4.join(contextDir, ".dockerignore"));
   for (const file2 of candidates) {
     let text;
     try {
@@ -13986,8 +14320,8 @@ async function loadIgnorePatterns(contextDir, dockerfilePath) {
 }
 
 // packages/builder/src/context/walk.ts
-var import_node_fs10 = require("node:fs");
-var path4 = __toESM(require("node:path"), 1);
+var import_node_fs11 = require("node:fs");
+var path5 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/context/entry.ts
 function entryTypeOf(st) {
@@ -14035,17 +14369,17 @@ async function walkContext(contextDir, patterns = [], options = {}) {
   async function visitDir(abs, rel, parentInfo) {
     let names;
     try {
-      names = (0, import_node_fs10.readdirSync)(abs);
+      names = (0, import_node_fs11.readdirSync)(abs);
     } catch (e) {
       if (e.code === "ENOENT") return;
       throw e;
     }
     names.sort(compareGoStrings);
     const stats = names.map((name) => {
-      const p = path4.join(abs, name);
+      const p = path5.join(abs, name);
       try {
-        const st = (0, import_node_fs10.lstatSync)(p, { bigint: true });
-        const target = st.isSymbolicLink() ? (0, import_node_fs10.readlinkSync)(p) : void 0;
+        const st = (0, import_node_fs11.lstatSync)(p, { bigint: true });
+        const target = st.isSymbolicLink() ? (0, import_node_fs11.readlinkSync)(p) : void 0;
         return { name, st, target };
       } catch (e) {
         if (e.code === "ENOENT") return void 0;
@@ -14080,7 +14414,7 @@ async function walkContext(contextDir, patterns = [], options = {}) {
       }
       if (isDir2) {
         ancestors.push({ entry, sent: !excluded });
-        await visitDir(path4.join(abs, s.name), relPath, info);
+        await visitDir(path5.join(abs, s.name), relPath, info);
         ancestors.pop();
       }
     }
@@ -14091,7 +14425,7 @@ async function walkContext(contextDir, patterns = [], options = {}) {
 
 // packages/builder/src/context/build-context.ts
 var import_promises20 = require("node:fs/promises");
-var path5 = __toESM(require("node:path"), 1);
+var path6 = __toESM(require("node:path"), 1);
 function parentOf(p) {
   const i = p.lastIndexOf("/");
   return i < 0 ? "." : p.slice(0, i);
@@ -14111,13 +14445,13 @@ function contextFromEntries(dir, root, entries) {
   return { dir, root, entries, byPath, children };
 }
 async function loadContext(dir, options = {}) {
-  const abs = path5.resolve(dir);
+  const abs = path6.resolve(dir);
   let patterns = options.patterns;
   let file2 = ".dockerignore";
   if (!patterns) {
     const loaded = await loadIgnorePatterns(abs, options.dockerfilePath);
     patterns = loaded.patterns;
-    if (loaded.file) file2 = path5.relative(abs, loaded.file) || loaded.file;
+    if (loaded.file) file2 = path6.relative(abs, loaded.file) || loaded.file;
   }
   const matcher = new PatternMatcher(patterns, file2);
   const [rootStat, entries] = await Promise.all([(0, import_promises20.lstat)(abs, { bigint: true }), walkContext(abs, matcher)]);
@@ -14327,9 +14661,9 @@ function selectSources(ctx, options) {
 }
 
 // packages/builder/src/context/stat-cache.ts
-var import_node_crypto11 = require("node:crypto");
+var import_node_crypto12 = require("node:crypto");
 var import_promises21 = require("node:fs/promises");
-var path6 = __toESM(require("node:path"), 1);
+var path7 = __toESM(require("node:path"), 1);
 var VERSION = 1;
 var SECOND = 1000000000n;
 var StatCache = class _StatCache {
@@ -14345,8 +14679,8 @@ var StatCache = class _StatCache {
   dirty = false;
   /** The cache file for a context under `cacheRoot`. */
   static fileFor(cacheRoot, contextDir) {
-    const abs = path6.resolve(contextDir);
-    return path6.join(cacheRoot, `context-v${VERSION}`, `${(0, import_node_crypto11.createHash)("sha256").update(abs).digest("hex")}.json`);
+    const abs = path7.resolve(contextDir);
+    return path7.join(cacheRoot, `context-v${VERSION}`, `${(0, import_node_crypto12.createHash)("sha256").update(abs).digest("hex")}.json`);
   }
   /**
    * Loads the stat cache of `contextDir` (an empty one when absent, unreadable or of another version).
@@ -14354,7 +14688,7 @@ var StatCache = class _StatCache {
    */
   static async load(cacheRoot, contextDir) {
     const file2 = _StatCache.fileFor(cacheRoot, contextDir);
-    const sc = new _StatCache(file2, path6.resolve(contextDir));
+    const sc = new _StatCache(file2, path7.resolve(contextDir));
     try {
       const [text, st] = await Promise.all([(0, import_promises21.readFile)(file2, "utf8"), (0, import_promises21.stat)(file2, { bigint: true })]);
       const doc = JSON.parse(text);
@@ -14396,7 +14730,7 @@ var StatCache = class _StatCache {
   async save() {
     if (!this.dirty && this.racyFromNs >= 0) return;
     const entries = [...this.rows.values()];
-    await (0, import_promises21.mkdir)(path6.dirname(this.file), { recursive: true });
+    await (0, import_promises21.mkdir)(path7.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
     await (0, import_promises21.writeFile)(tmp, JSON.stringify({ version: VERSION, context: this.contextDir, entries }));
     await (0, import_promises21.rename)(tmp, this.file);
@@ -14407,10 +14741,10 @@ var StatCache = class _StatCache {
 };
 
 // packages/builder/src/context/hash.ts
-var import_node_crypto12 = require("node:crypto");
+var import_node_crypto13 = require("node:crypto");
 var import_promises22 = require("node:fs/promises");
-var path7 = __toESM(require("node:path"), 1);
-var import_node_os3 = require("node:os");
+var path8 = __toESM(require("node:path"), 1);
+var import_node_os4 = require("node:os");
 
 // packages/builder/src/context/hash-workers.ts
 var import_node_worker_threads = require("node:worker_threads");
@@ -14490,12 +14824,12 @@ async function hashFilesOnWorkers(files, threads, onRead) {
 var ENTRY_TAG = "build-image/context-entry/v1";
 var TREE_TAG = "build-image/context-selection/v1";
 var CHUNK = 256 * 1024;
-var sha256 = (s) => `sha256:${(0, import_node_crypto12.createHash)("sha256").update(s).digest("hex")}`;
+var sha256 = (s) => `sha256:${(0, import_node_crypto13.createHash)("sha256").update(s).digest("hex")}`;
 async function hashFileContent(absPath, expected, buffer = Buffer.allocUnsafe(CHUNK)) {
   const fh = await (0, import_promises22.open)(absPath, "r");
   try {
     for (let attempt = 0; ; attempt++) {
-      const h = (0, import_node_crypto12.createHash)("sha256");
+      const h = (0, import_node_crypto13.createHash)("sha256");
       let total = 0;
       for (; ; ) {
         const { bytesRead } = await fh.read(buffer, 0, buffer.length, total);
@@ -14550,9 +14884,9 @@ async function hashSelection(selection, options = {}) {
       }
     }
   }
-  const threads = options.workers ?? Math.min(4, (0, import_node_os3.availableParallelism)());
+  const threads = options.workers ?? Math.min(4, (0, import_node_os4.availableParallelism)());
   if (toRead.size >= (options.workerThreshold ?? 512) && threads > 0) {
-    const list = [...toRead.values()].map((e) => ({ abs: path7.join(ctxDir, e.path), entry: e }));
+    const list = [...toRead.values()].map((e) => ({ abs: path8.join(ctxDir, e.path), entry: e }));
     const res = await hashFilesOnWorkers(list, threads, options.onRead);
     res.forEach((r, i) => {
       const e = list[i].entry;
@@ -14568,7 +14902,7 @@ async function hashSelection(selection, options = {}) {
           const buf = buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
           try {
             options.onRead?.(e.path);
-            const r = await hashFileContent(path7.join(ctxDir, e.path), e, buf);
+            const r = await hashFileContent(path8.join(ctxDir, e.path), e, buf);
             contents.set(e.path, r.hex);
             if (sc && !r.changed) sc.record(e, r.hex);
           } finally {
@@ -14579,10 +14913,10 @@ async function hashSelection(selection, options = {}) {
     );
   }
   const files = [];
-  const tree = (0, import_node_crypto12.createHash)("sha256").update(TREE_TAG);
+  const tree = (0, import_node_crypto13.createHash)("sha256").update(TREE_TAG);
   const perSource = [];
   for (const s of selection.sources) {
-    const sh = (0, import_node_crypto12.createHash)("sha256").update(TREE_TAG + "/source");
+    const sh = (0, import_node_crypto13.createHash)("sha256").update(TREE_TAG + "/source");
     for (const m of s.matches) {
       sh.update(["match", m.matched.slice(m.matched.lastIndexOf("/") + 1), String(m.entries.length)].join("\0"));
       for (const sel of m.entries) {
@@ -14908,11 +15242,11 @@ function resolvConfContent(hostResolvConf, network) {
 }
 
 // packages/builder/src/executor/user.ts
-var import_node_fs12 = require("node:fs");
+var import_node_fs13 = require("node:fs");
 
 // packages/builder/src/executor/root-path.ts
-var import_node_fs11 = require("node:fs");
-var import_node_path12 = __toESM(require("node:path"), 1);
+var import_node_fs12 = require("node:fs");
+var import_node_path13 = __toESM(require("node:path"), 1);
 var MAX_SYMLINKS3 = 255;
 async function resolveInRoot2(root, unsafePath) {
   const pending2 = unsafePath.split("/").filter((c) => c !== "" && c !== ".");
@@ -14924,17 +15258,17 @@ async function resolveInRoot2(root, unsafePath) {
       resolved2.pop();
       continue;
     }
-    const candidate = import_node_path12.default.join(root, ...resolved2, part);
+    const candidate = import_node_path13.default.join(root, ...resolved2, part);
     let st;
     try {
-      st = (0, import_node_fs11.lstatSync)(candidate);
+      st = (0, import_node_fs12.lstatSync)(candidate);
     } catch {
       resolved2.push(part, ...pending2);
-      return import_node_path12.default.join(root, ...normalise([...resolved2]));
+      return import_node_path13.default.join(root, ...normalise([...resolved2]));
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS3) throw Object.assign(new Error(`too many symlinks resolving ${unsafePath}`), { code: "ELOOP" });
-      const target = (0, import_node_fs11.readlinkSync)(candidate);
+      const target = (0, import_node_fs12.readlinkSync)(candidate);
       const parts = target.split("/").filter((c) => c !== "" && c !== ".");
       if (target.startsWith("/")) resolved2.length = 0;
       pending2.unshift(...parts);
@@ -14942,7 +15276,7 @@ async function resolveInRoot2(root, unsafePath) {
     }
     resolved2.push(part);
   }
-  return import_node_path12.default.join(root, ...resolved2);
+  return import_node_path13.default.join(root, ...resolved2);
 }
 function normalise(parts) {
   const out = [];
@@ -15024,7 +15358,7 @@ function parseGroup(text) {
 }
 async function readInRoot(rootfs, file2) {
   try {
-    return (0, import_node_fs12.readFileSync)(await resolveInRoot2(rootfs, file2), "utf8");
+    return (0, import_node_fs13.readFileSync)(await resolveInRoot2(rootfs, file2), "utf8");
   } catch {
     return void 0;
   }
@@ -15082,9 +15416,9 @@ async function resolveUser(rootfs, userSpec) {
 }
 
 // packages/builder/src/executor/mounts.ts
-var import_node_fs13 = require("node:fs");
+var import_node_fs14 = require("node:fs");
 var import_promises23 = require("node:fs/promises");
-var import_node_path13 = __toESM(require("node:path"), 1);
+var import_node_path14 = __toESM(require("node:path"), 1);
 var OVERLAY_UNSAFE = /[,:\\]/;
 async function ensureCacheDir(m) {
   try {
@@ -15094,7 +15428,7 @@ async function ensureCacheDir(m) {
   } catch (e) {
     if (e.code !== "ENOENT") throw e;
   }
-  await (0, import_promises23.mkdir)(import_node_path13.default.dirname(m.hostDir), { recursive: true });
+  await (0, import_promises23.mkdir)(import_node_path14.default.dirname(m.hostDir), { recursive: true });
   await (0, import_promises23.mkdir)(m.hostDir, { mode: 493 }).catch((e) => {
     if (e.code !== "EEXIST") throw e;
   });
@@ -15106,7 +15440,7 @@ async function prepareMounts(mounts, options) {
   const targets = [];
   let n = 0;
   for (const m of mounts) {
-    const target = import_node_path13.default.posix.join("/", m.target);
+    const target = import_node_path14.default.posix.join("/", m.target);
     targets.push(target);
     const idx = n++;
     switch (m.type) {
@@ -15116,16 +15450,16 @@ async function prepareMounts(mounts, options) {
           break;
         }
         const st = await (0, import_promises23.stat)(m.source);
-        const base = import_node_path13.default.join(options.scratchDir, `bind-${idx}`);
+        const base = import_node_path14.default.join(options.scratchDir, `bind-${idx}`);
         if (st.isDirectory() && !OVERLAY_UNSAFE.test(m.source) && !OVERLAY_UNSAFE.test(base)) {
-          await (0, import_promises23.mkdir)(import_node_path13.default.join(base, "upper"), { recursive: true });
-          await (0, import_promises23.mkdir)(import_node_path13.default.join(base, "work"), { recursive: true });
-          const opts = [`lowerdir=${m.source}`, `upperdir=${import_node_path13.default.join(base, "upper")}`, `workdir=${import_node_path13.default.join(base, "work")}`];
+          await (0, import_promises23.mkdir)(import_node_path14.default.join(base, "upper"), { recursive: true });
+          await (0, import_promises23.mkdir)(import_node_path14.default.join(base, "work"), { recursive: true });
+          const opts = [`lowerdir=${m.source}`, `upperdir=${import_node_path14.default.join(base, "upper")}`, `workdir=${import_node_path14.default.join(base, "work")}`];
           if (options.rootless) opts.push("userxattr");
           out.push({ destination: target, type: "overlay", source: "overlay", options: opts });
         } else {
           await (0, import_promises23.mkdir)(base, { recursive: true });
-          const copy = import_node_path13.default.join(base, "copy");
+          const copy = import_node_path14.default.join(base, "copy");
           if (st.isDirectory()) await (0, import_promises23.cp)(m.source, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
           else await (0, import_promises23.copyFile)(m.source, copy);
           out.push({ destination: target, type: "bind", source: copy, options: ["rbind", "rw"] });
@@ -15144,7 +15478,7 @@ async function prepareMounts(mounts, options) {
       }
       case "secret": {
         await (0, import_promises23.mkdir)(options.secretsDir, { recursive: true, mode: 448 });
-        const file2 = import_node_path13.default.join(options.secretsDir, `secret-${idx}`);
+        const file2 = import_node_path14.default.join(options.secretsDir, `secret-${idx}`);
         if (m.content === void 0 && m.hostFile === void 0) throw new Error(`secret mount at ${target} has neither hostFile nor content`);
         const data = m.content !== void 0 ? m.content : await (0, import_promises23.readFile)(m.hostFile);
         await (0, import_promises23.writeFile)(file2, data, { mode: 384 });
@@ -15163,25 +15497,25 @@ async function prepareMounts(mounts, options) {
   return { mounts: out, targets };
 }
 async function cleanupPreparedMounts(options) {
-  (0, import_node_fs13.rmSync)(options.secretsDir, { recursive: true, force: true });
-  (0, import_node_fs13.rmSync)(options.scratchDir, { recursive: true, force: true });
+  (0, import_node_fs14.rmSync)(options.secretsDir, { recursive: true, force: true });
+  (0, import_node_fs14.rmSync)(options.scratchDir, { recursive: true, force: true });
 }
 
 // packages/builder/src/executor/stubs.ts
-var import_node_fs14 = require("node:fs");
+var import_node_fs15 = require("node:fs");
 var import_promises24 = require("node:fs/promises");
-var import_node_path14 = __toESM(require("node:path"), 1);
+var import_node_path15 = __toESM(require("node:path"), 1);
 var RUNTIME_MOUNT_POINTS = ["/proc", "/dev", "/sys"];
 async function exists(p) {
   try {
-    (0, import_node_fs14.lstatSync)(p);
+    (0, import_node_fs15.lstatSync)(p);
     return true;
   } catch {
     return false;
   }
 }
 async function missingChain(rootfs, target) {
-  const clean = import_node_path14.default.posix.join("/", target);
+  const clean = import_node_path15.default.posix.join("/", target);
   if (clean === "/") return [];
   let real;
   try {
@@ -15193,7 +15527,7 @@ async function missingChain(rootfs, target) {
   const chain2 = [real];
   let cur = real;
   while (true) {
-    const parent = import_node_path14.default.dirname(cur);
+    const parent = import_node_path15.default.dirname(cur);
     if (parent === cur || parent.length <= rootfs.length || await exists(parent)) break;
     chain2.unshift(parent);
     cur = parent;
@@ -15203,7 +15537,7 @@ async function missingChain(rootfs, target) {
   let parentAtime = /* @__PURE__ */ new Date(0);
   let parentMtime = /* @__PURE__ */ new Date(0);
   try {
-    const st = await (0, import_promises24.lstat)(import_node_path14.default.dirname(top));
+    const st = await (0, import_promises24.lstat)(import_node_path15.default.dirname(top));
     parentAtime = st.atime;
     parentMtime = st.mtime;
   } catch {
@@ -15222,7 +15556,7 @@ async function recordMountStubs(rootfs, targets) {
     }
   }
   const runtime = [];
-  for (const t of RUNTIME_MOUNT_POINTS) if (!await exists(import_node_path14.default.join(rootfs, t))) runtime.push(import_node_path14.default.join(rootfs, t));
+  for (const t of RUNTIME_MOUNT_POINTS) if (!await exists(import_node_path15.default.join(rootfs, t))) runtime.push(import_node_path15.default.join(rootfs, t));
   return {
     async cleanup() {
       const ordered = [...cleanable].sort((a, b) => b.hostPath.length - a.hostPath.length);
@@ -15244,11 +15578,11 @@ async function recordMountStubs(rootfs, targets) {
         } catch {
           continue;
         }
-        const parent = import_node_path14.default.dirname(r.hostPath);
+        const parent = import_node_path15.default.dirname(r.hostPath);
         if (!seen.has(parent)) await (0, import_promises24.utimes)(parent, r.parentAtime, r.parentMtime).catch(() => void 0);
       }
       const left = [];
-      for (const p of runtime) if (await exists(p)) left.push(import_node_path14.default.relative(rootfs, p));
+      for (const p of runtime) if (await exists(p)) left.push(import_node_path15.default.relative(rootfs, p));
       return left;
     }
   };
@@ -15263,54 +15597,54 @@ var import_node_os5 = __toESM(require("node:os"), 1);
 var import_node_path17 = __toESM(require("node:path"), 1);
 
 // packages/builder/src/executor/state-dir.ts
-var import_node_crypto13 = require("node:crypto");
-var import_node_fs15 = require("node:fs");
-var import_node_path15 = __toESM(require("node:path"), 1);
+var import_node_crypto14 = require("node:crypto");
+var import_node_fs16 = require("node:fs");
+var import_node_path16 = __toESM(require("node:path"), 1);
 function isOurs(st) {
   return st.isDirectory() && st.uid === process.getuid?.();
 }
 function runtimeStateDir(cacheDir, tmpfs = "/dev/shm") {
-  const onDisk = import_node_path15.default.join(cacheDir, "runtime");
+  const onDisk = import_node_path16.default.join(cacheDir, "runtime");
   const dir = tmpfsStateDir(cacheDir, tmpfs);
   try {
-    const st = (0, import_node_fs15.lstatSync)(dir);
+    const st = (0, import_node_fs16.lstatSync)(dir);
     return isOurs(st) && (st.mode & 63) === 0 ? dir : onDisk;
   } catch (e) {
     if (e.code !== "ENOENT") return onDisk;
   }
   try {
-    (0, import_node_fs15.accessSync)(tmpfs, import_node_fs15.constants.W_OK | import_node_fs15.constants.X_OK);
-    return (0, import_node_fs15.lstatSync)(tmpfs).isDirectory() ? dir : onDisk;
+    (0, import_node_fs16.accessSync)(tmpfs, import_node_fs16.constants.W_OK | import_node_fs16.constants.X_OK);
+    return (0, import_node_fs16.lstatSync)(tmpfs).isDirectory() ? dir : onDisk;
   } catch {
     return onDisk;
   }
 }
 function tmpfsStateDir(cacheDir, tmpfs = "/dev/shm") {
-  return import_node_path15.default.join(tmpfs, `build-image-state-${(0, import_node_crypto13.createHash)("sha256").update(import_node_path15.default.resolve(cacheDir)).digest("hex").slice(0, 16)}`);
+  return import_node_path16.default.join(tmpfs, `build-image-state-${(0, import_node_crypto14.createHash)("sha256").update(import_node_path16.default.resolve(cacheDir)).digest("hex").slice(0, 16)}`);
 }
 function ensureStateDir(dir) {
-  (0, import_node_fs15.mkdirSync)(dir, { recursive: true, mode: 448 });
-  const st = (0, import_node_fs15.lstatSync)(dir);
+  (0, import_node_fs16.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const st = (0, import_node_fs16.lstatSync)(dir);
   if (!isOurs(st)) throw new Error(`the runtime state dir ${dir} is not a directory owned by this user`);
-  if ((st.mode & 63) !== 0) (0, import_node_fs15.chmodSync)(dir, 448);
+  if ((st.mode & 63) !== 0) (0, import_node_fs16.chmodSync)(dir, 448);
 }
 function removeStateDir(dir, subdirs) {
-  for (const d of [...subdirs.map((s) => import_node_path15.default.join(dir, s)), dir]) {
+  for (const d of [...subdirs.map((s) => import_node_path16.default.join(dir, s)), dir]) {
     try {
-      (0, import_node_fs15.rmdirSync)(d);
+      (0, import_node_fs16.rmdirSync)(d);
     } catch {
     }
   }
 }
 
 // packages/builder/src/rootless/idmap.ts
-var import_node_fs16 = require("node:fs");
+var import_node_fs17 = require("node:fs");
 function parseIdMap(text) {
   return text.split("\n").map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every((x) => Number.isFinite(x))).map(([inside, outside, size]) => ({ inside, outside, size }));
 }
 function runningInUserNamespace() {
   try {
-    const ext = parseIdMap((0, import_node_fs16.readFileSync)("/proc/self/uid_map", "utf8"));
+    const ext = parseIdMap((0, import_node_fs17.readFileSync)("/proc/self/uid_map", "utf8"));
     return !(ext.length === 1 && ext[0]?.inside === 0 && ext[0]?.outside === 0 && ext[0]?.size === 4294967295);
   } catch {
     return false;
@@ -15318,324 +15652,10 @@ function runningInUserNamespace() {
 }
 function mappedIdCount() {
   try {
-    return parseIdMap((0, import_node_fs16.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
+    return parseIdMap((0, import_node_fs17.readFileSync)("/proc/self/uid_map", "utf8")).reduce((a, e) => a + e.size, 0);
   } catch {
     return 0;
   }
-}
-
-// packages/builder/src/host-helper/index.ts
-var import_node_child_process3 = require("node:child_process");
-var import_node_fs17 = require("node:fs");
-var import_node_net2 = __toESM(require("node:net"), 1);
-var import_node_os4 = __toESM(require("node:os"), 1);
-var import_node_path16 = __toESM(require("node:path"), 1);
-var import_node_stream12 = require("node:stream");
-var import_node_crypto14 = require("node:crypto");
-var SYSCALLS = {
-  x64: { mount: 165, umount2: 166 },
-  arm64: { mount: 40, umount2: 39 },
-  riscv64: { mount: 40, umount2: 39 },
-  ia32: { mount: 21, umount2: 52 },
-  arm: { mount: 21, umount2: 52 },
-  s390x: { mount: 21, umount2: 52 },
-  ppc64: { mount: 21, umount2: 52 }
-};
-var SCRIPT = `
-use strict; use warnings; use Socket; use POSIX (); use Fcntl qw(:flock);
-$| = 1; $/ = "\\0";
-my ($SYS_MOUNT, $SYS_UMOUNT2) = @ARGV;
-my (%locks, $lockSeq);
-$SIG{CHLD} = sub { local ($!, $?); while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { print "X$pid $?\\0"; } };
-sub answer { print "R$_[0]\\0"; }
-while (1) {
-  my $n = <STDIN>;
-  if (!defined $n) { next if $!{EINTR}; last; }
-  chomp $n;
-  my @f;
-  for (1 .. $n) {
-    my $x;
-    do { $x = <STDIN>; } while (!defined $x && $!{EINTR});
-    exit 0 unless defined $x;
-    chomp $x; push @f, $x;
-  }
-  my $op = shift @f;
-  if ($op eq 'mount') {
-    my ($src, $target, $type, $data, $cwd) = @f;
-    if ($cwd ne '' && !chdir($cwd)) { answer(0 + $!); next; }
-    my $r = syscall($SYS_MOUNT, $src, $target, $type, 0, $data);
-    my $e = 0 + $!;
-    chdir('/');
-    answer($r == 0 ? 0 : $e);
-  } elsif ($op eq 'umount') {
-    my ($target, $flags) = @f;
-    answer(syscall($SYS_UMOUNT2, $target, 0 + $flags) == 0 ? 0 : 0 + $!);
-  } elsif ($op eq 'lock') {
-    my ($file) = @f;
-    my $fh;
-    if (!open($fh, '>>', $file)) { answer(0 + $!); next; }
-    if (!flock($fh, LOCK_EX | LOCK_NB)) { my $e = 0 + $!; close $fh; answer($e); next; }
-    $locks{++$lockSeq} = $fh;
-    answer("0 $lockSeq");
-  } elsif ($op eq 'unlock') {
-    my ($id) = @f;
-    close(delete $locks{$id}) if exists $locks{$id};
-    answer(0);
-  } elsif ($op eq 'spawn') {
-    my ($sock, $token, $cwd, @argv) = @f;
-    my ($rd, $wr);
-    if (!pipe($rd, $wr)) { answer(0 + $!); next; }
-    my $pid = fork();
-    if (!defined $pid) { answer(0 + $!); next; }
-    if ($pid == 0) {
-      close $rd;
-      $SIG{CHLD} = 'DEFAULT';
-      my $fail = sub { syswrite($wr, 0 + $!); POSIX::_exit(127); };
-      for my $s (['out', \\*STDOUT], ['err', \\*STDERR]) {
-        socket(my $c, AF_UNIX, SOCK_STREAM, 0) or $fail->();
-        connect($c, pack_sockaddr_un($sock)) or $fail->();
-        defined(syswrite($c, "$token $s->[0]\\n")) or $fail->();
-        open($s->[1], '>&', $c) or $fail->();
-        close $c;
-      }
-      open(STDIN, '<', '/dev/null') or $fail->();
-      chdir($cwd) or $fail->();
-      { no warnings 'exec'; exec { $argv[0] } @argv; }
-      $fail->();
-    }
-    close $wr;
-    my $buf = '';
-    while (1) { my $r = sysread($rd, $buf, 32); last if defined $r; last unless $!{EINTR}; }
-    close $rd;
-    answer($buf eq '' ? "0 $pid" : "$buf $pid");
-  } else {
-    answer(22);
-  }
-}
-`;
-var helper;
-var pending = [];
-var received = "";
-var exits = /* @__PURE__ */ new Map();
-var exitWaiters = /* @__PURE__ */ new Map();
-function unsupported2() {
-  return process.env.BUILD_IMAGE_HOST_HELPER === "0" || !SYSCALLS[process.arch];
-}
-function start() {
-  if (unsupported2()) return null;
-  const nr = SYSCALLS[process.arch];
-  let child;
-  try {
-    child = (0, import_node_child_process3.spawn)("perl", ["-e", SCRIPT, String(nr.mount), String(nr.umount2)], { stdio: ["pipe", "pipe", "ignore"] });
-  } catch {
-    return null;
-  }
-  const fail2 = () => {
-    if (helper === child) helper = null;
-    const waiting = pending;
-    pending = [];
-    for (const w of waiting) w(void 0);
-    const orphans = [...exitWaiters.values()];
-    exitWaiters.clear();
-    for (const w of orphans) w(9);
-  };
-  child.on("error", fail2);
-  child.on("exit", fail2);
-  child.stdin.on("error", fail2);
-  child.stdout.setEncoding("latin1");
-  child.stdout.on("data", (chunk) => {
-    received += chunk;
-    let nul;
-    while ((nul = received.indexOf("\0")) >= 0) {
-      const message = received.slice(0, nul);
-      received = received.slice(nul + 1);
-      if (message.startsWith("X")) {
-        const [pid, status] = message.slice(1).split(" ").map(Number);
-        const waiter = exitWaiters.get(pid);
-        if (waiter) {
-          exitWaiters.delete(pid);
-          waiter(status);
-        } else exits.set(pid, status);
-      } else {
-        pending.shift()?.(message.slice(1));
-      }
-    }
-    refresh(child);
-  });
-  refresh(child);
-  return child;
-}
-function refresh(child) {
-  const busy = pending.length > 0 || exitWaiters.size > 0;
-  const stdout = child.stdout;
-  if (busy) {
-    child.ref();
-    stdout.ref?.();
-  } else {
-    child.unref();
-    stdout.unref?.();
-  }
-}
-function request(fields) {
-  if (helper === void 0) helper = start();
-  const child = helper;
-  if (!child || fields.some((f) => f.includes("\0"))) return Promise.resolve(void 0);
-  const bytes = fields.map((f) => Buffer.from(f, "utf8").toString("latin1"));
-  return new Promise((resolve5) => {
-    pending.push(resolve5);
-    refresh(child);
-    child.stdin.write(`${bytes.length}\0${bytes.join("\0")}\0`, "latin1");
-  });
-}
-async function requestErrno(fields) {
-  const answer = await request(fields);
-  return answer === void 0 ? -1 : Number(answer.split(" ")[0]);
-}
-function helperMount(source, target, type, data, cwd = "") {
-  return requestErrno(["mount", source, target, type, data, cwd]);
-}
-function helperUnmount(target, flags = 0) {
-  return requestErrno(["umount", target, String(flags)]);
-}
-async function helperTryLock(file2) {
-  if (unsupported2()) return void 0;
-  const answer = await request(["lock", file2]);
-  if (answer === void 0) return void 0;
-  const [errno2, id] = answer.split(" ");
-  if (errno2 === "0") return Number(id);
-  if (Number(errno2) === import_node_os4.default.constants.errno.EWOULDBLOCK) return "busy";
-  throw Object.assign(new Error(`cannot lock ${file2}: ${errnoName(Number(errno2))}`), { errno: Number(errno2) });
-}
-async function helperUnlock(id) {
-  await request(["unlock", String(id)]);
-}
-function errnoName(n) {
-  return Object.entries(import_node_os4.default.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-}
-var outputServer;
-function startOutputServer() {
-  return new Promise((resolve5) => {
-    let dir;
-    try {
-      dir = (0, import_node_fs17.mkdtempSync)(import_node_path16.default.join(import_node_os4.default.tmpdir(), "bi-h-"));
-    } catch {
-      return resolve5(null);
-    }
-    const socketPath = import_node_path16.default.join(dir, "s");
-    if (Buffer.byteLength(socketPath) > 100) {
-      (0, import_node_fs17.rmSync)(dir, { recursive: true, force: true });
-      return resolve5(null);
-    }
-    const waiting = /* @__PURE__ */ new Map();
-    const server = import_node_net2.default.createServer((socket) => {
-      let head = Buffer.alloc(0);
-      const onData = (chunk) => {
-        head = Buffer.concat([head, chunk]);
-        const nl2 = head.indexOf(10);
-        if (nl2 < 0) {
-          if (head.length > 200) socket.destroy();
-          return;
-        }
-        socket.off("data", onData);
-        const name = head.subarray(0, nl2).toString("latin1");
-        const target = waiting.get(name);
-        if (!target) return void socket.destroy();
-        waiting.delete(name);
-        const rest = head.subarray(nl2 + 1);
-        if (rest.length > 0) target.sink.write(rest);
-        socket.pipe(target.sink);
-        socket.once("close", () => {
-          if (!target.sink.writableEnded) target.sink.end();
-        });
-      };
-      socket.on("data", onData);
-      socket.on("error", () => void 0);
-    });
-    server.on("error", () => resolve5(null));
-    server.listen(socketPath, () => {
-      server.unref();
-      process.once("exit", () => (0, import_node_fs17.rmSync)(dir, { recursive: true, force: true }));
-      resolve5({ path: socketPath, waiting, server });
-    });
-  });
-}
-var HelperChild = class {
-  constructor(pid, stdout, stderr) {
-    this.pid = pid;
-    this.stdout = stdout;
-    this.stderr = stderr;
-  }
-  pid;
-  stdout;
-  stderr;
-  exitCode = null;
-  signalCode = null;
-  closed;
-  closeListeners = [];
-  on(event, listener) {
-    if (event !== "close") return this;
-    const onClose = listener;
-    const closed = this.closed;
-    if (closed) process.nextTick(() => onClose(...closed));
-    else this.closeListeners.push(onClose);
-    return this;
-  }
-  /** Records the end and calls the `close` listeners. */
-  finish(code, signal) {
-    this.exitCode = code;
-    this.signalCode = signal;
-    this.closed = [code, signal];
-    for (const l of this.closeListeners.splice(0)) l(code, signal);
-  }
-};
-var connecting = 0;
-function holdServer(out, delta) {
-  connecting += delta;
-  if (connecting > 0) out.server.ref();
-  else out.server.unref();
-}
-function waitExit(pid) {
-  return new Promise((resolve5) => {
-    const known = exits.get(pid);
-    if (known !== void 0) {
-      exits.delete(pid);
-      return resolve5(known);
-    }
-    exitWaiters.set(pid, resolve5);
-    if (helper) refresh(helper);
-  });
-}
-function signalName(n) {
-  return Object.entries(import_node_os4.default.constants.signals).find(([, v]) => v === n)?.[0] ?? "SIGKILL";
-}
-async function helperSpawn(argv, cwd) {
-  if (argv.length === 0 || helper === null || unsupported2()) return void 0;
-  const out = await (outputServer ??= startOutputServer());
-  if (!out) return void 0;
-  const token = (0, import_node_crypto14.randomBytes)(16).toString("hex");
-  const names = [`${token} out`, `${token} err`];
-  const sinks = [new import_node_stream12.PassThrough(), new import_node_stream12.PassThrough()];
-  names.forEach((n, i) => out.waiting.set(n, { sink: sinks[i] }));
-  const ended = sinks.map((sink) => new Promise((r) => sink.once("end", () => r())));
-  const connected = sinks.map((sink) => new Promise((r) => sink.once("pipe", () => r())));
-  holdServer(out, 1);
-  const answer = await request(["spawn", out.path, token, cwd, ...argv]);
-  const [errno2, pidText] = (answer ?? "-1").split(" ");
-  if (errno2 !== "0") {
-    for (const n of names) out.waiting.delete(n);
-    holdServer(out, -1);
-    if (pidText) void waitExit(Number(pidText));
-    return void 0;
-  }
-  const child = new HelperChild(Number(pidText), sinks[0], sinks[1]);
-  const status = waitExit(child.pid);
-  void Promise.all(connected).then(() => holdServer(out, -1));
-  void status.then(async (s) => {
-    await Promise.all(ended);
-    if ((s & 127) === 0) child.finish(s >> 8, null);
-    else child.finish(null, signalName(s & 127));
-  });
-  return child;
 }
 
 // packages/builder/src/executor/runc.ts

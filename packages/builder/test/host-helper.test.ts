@@ -1,17 +1,17 @@
 /**
- * The syscall helper behind overlay mounts: real mount(2)/umount2(2) through one perl process,
+ * The syscall helper behind overlay mounts: real mount(2)/umount2(2)/mknodat(2) through one perl process,
  * the errno answers the callers rely on, the util-linux fallback's message on failure, and that an
  * idle helper never keeps a finished build process alive.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, makeTempDir } from '../../../test/helpers/tmp.js';
 import { MountError, mountOverlay, unmount } from '../src/snapshot/index.js';
 import { constants } from 'node:os';
-import { helperMount, helperSpawn, helperUnmount, type HelperChild } from '../src/host-helper/index.js';
+import { helperMknod, helperMount, helperSpawn, helperUnmount, type HelperChild } from '../src/host-helper/index.js';
 import { mountsUnder } from './executor-helpers.js';
 
 afterAll(cleanupTempDirs);
@@ -55,6 +55,22 @@ describe.skipIf(!isRoot)('syscall helper', () => {
     expect(err).toBeInstanceOf(MountError);
     expect((err as MountError).message).toMatch(/Could not mount an overlay at .*merged: mount: /);
     expect(mountsUnder(tmp)).toEqual([]);
+  });
+
+  it('makes device nodes and fifos with mknodat(2), answering an existing path with EEXIST', async () => {
+    const tmp = await makeTempDir('bi-mknod-');
+    const wh = path.join(tmp, 'whiteout');
+    expect(await helperMknod(wh, 0o020000, 0)).toBe(0);
+    const st = lstatSync(wh);
+    expect([st.isCharacterDevice(), st.rdev]).toEqual([true, 0]);
+    // /dev/null's numbers (1, 3), encoded as the kernel does.
+    const dev = path.join(tmp, 'null');
+    expect(await helperMknod(dev, 0o020000 | 0o600, (1 << 8) | 3)).toBe(0);
+    expect(lstatSync(dev).rdev).toBe(lstatSync('/dev/null').rdev);
+    const fifo = path.join(tmp, 'fifo');
+    expect(await helperMknod(fifo, 0o010000 | 0o644, 0)).toBe(0);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(await helperMknod(fifo, 0o010000 | 0o644, 0)).toBe(constants.errno.EEXIST);
   });
 
   it('serves concurrent requests in order', async () => {

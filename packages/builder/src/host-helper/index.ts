@@ -21,12 +21,16 @@ import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 
-/** mount(2) and umount2(2) numbers per Node architecture (from the kernel's syscall tables). */
-const SYSCALLS: Partial<Record<NodeJS.Architecture, { mount: number; umount2: number }>> = {
-  x64: { mount: 165, umount2: 166 },
-  arm64: { mount: 40, umount2: 39 },
-  riscv64: { mount: 40, umount2: 39 },
-  ia32: { mount: 21, umount2: 52 },
+/**
+ * mount(2), umount2(2) and mknodat(2) numbers per Node architecture (from the kernel's syscall
+ * tables). mknodat only where checked against the headers (x86-64, i386, the generic table of
+ * arm64 and riscv64); elsewhere device nodes are made with coreutils' `mknod`.
+ */
+const SYSCALLS: Partial<Record<NodeJS.Architecture, { mount: number; umount2: number; mknodat?: number }>> = {
+  x64: { mount: 165, umount2: 166, mknodat: 259 },
+  arm64: { mount: 40, umount2: 39, mknodat: 33 },
+  riscv64: { mount: 40, umount2: 39, mknodat: 33 },
+  ia32: { mount: 21, umount2: 52, mknodat: 297 },
   arm: { mount: 21, umount2: 52 },
   s390x: { mount: 21, umount2: 52 },
   ppc64: { mount: 21, umount2: 52 },
@@ -45,7 +49,7 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, { mount: number; umount2: nu
 const SCRIPT = `
 use strict; use warnings; use Socket; use POSIX (); use Fcntl qw(:flock);
 $| = 1; $/ = "\\0";
-my ($SYS_MOUNT, $SYS_UMOUNT2) = @ARGV;
+my ($SYS_MOUNT, $SYS_UMOUNT2, $SYS_MKNODAT) = @ARGV;
 my (%locks, $lockSeq);
 $SIG{CHLD} = sub { local ($!, $?); while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { print "X$pid $?\\0"; } };
 sub answer { print "R$_[0]\\0"; }
@@ -71,6 +75,11 @@ while (1) {
   } elsif ($op eq 'umount') {
     my ($target, $flags) = @f;
     answer(syscall($SYS_UMOUNT2, $target, 0 + $flags) == 0 ? 0 : 0 + $!);
+  } elsif ($op eq 'mknod') {
+    my ($path, $mode, $dev) = @f;
+    if (!$SYS_MKNODAT) { answer(38); next; }
+    # AT_FDCWD is -100; callers pass absolute paths.
+    answer(syscall($SYS_MKNODAT, -100, $path, 0 + $mode, 0 + $dev) == 0 ? 0 : 0 + $!);
   } elsif ($op eq 'lock') {
     my ($file) = @f;
     my $fh;
@@ -134,7 +143,7 @@ function start(): Helper | null {
   const nr = SYSCALLS[process.arch]!;
   let child: Helper;
   try {
-    child = spawn('perl', ['-e', SCRIPT, String(nr.mount), String(nr.umount2)], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child = spawn('perl', ['-e', SCRIPT, String(nr.mount), String(nr.umount2), String(nr.mknodat ?? '')], { stdio: ['pipe', 'pipe', 'ignore'] });
   } catch {
     return null;
   }
@@ -221,6 +230,17 @@ export function helperUnmount(target: string, flags = 0): Promise<number> {
   return requestErrno(['umount', target, String(flags)]);
 }
 
+
+/**
+ * mknodat(2) of the absolute `path` with `mode` (file type bits included) and device number `dev`.
+ * Resolves to 0, an errno (38 where this architecture's number is not listed), or -1 when the
+ * helper is not available here: then use coreutils' `mknod`. Node has no mknod, and a process per
+ * node costs ~6 ms: a layer deleting 300 files took 1.8 s to extract for its whiteouts alone.
+ */
+export function helperMknod(path: string, mode: number, dev: number): Promise<number> {
+  if (unsupported()) return Promise.resolve(-1);
+  return requestErrno(['mknod', path, String(mode), String(dev)]);
+}
 
 /**
  * Tries to take an exclusive flock(2) on `file` (created if missing) without waiting. The helper

@@ -36,6 +36,7 @@ import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './directory.js';
 import { LayerError, type LayerWarning } from './errors.js';
 import { resolveInRoot } from '../rootfs/resolve.js';
 import { setXattrSync } from './xattr.js';
+import { helperMknod } from '../host-helper/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -92,6 +93,26 @@ async function readSmallBody(entry: Entry, size: number): Promise<Buffer> {
   }
   if (got !== size) throw new LayerError('E_LAYER_CORRUPT', `Tar entry "${entry.header.name}" has ${got} bytes, its header says ${size}.`, { data: { name: entry.header.name, size, got } });
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got);
+}
+
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
+/**
+ * Creates a device node or fifo at the absolute `path` (mode set by the caller afterwards).
+ * Node has no mknod(2): the host helper makes the syscall (no process per node, which cost ~6 ms
+ * each: a layer deleting 300 files took 1.8 s to extract for its overlay whiteouts), else
+ * coreutils' `mknod`, whose error is the one reported.
+ */
+async function makeNode(path: string, fileType: number, mode: number, major: number, minor: number): Promise<void> {
+  // Linux's dev_t encoding, for the numbers it keeps in 32 bits (every real device).
+  if (major < 0x1000 && minor < 0x100000) {
+    const dev = (minor & 0xff) | (major << 8) | ((minor >> 8) << 20);
+    if ((await helperMknod(path, fileType | mode, dev >>> 0)) === 0) return;
+  }
+  const kind = fileType === S_IFIFO ? ['p'] : [fileType === S_IFCHR ? 'c' : 'b', String(major), String(minor)];
+  await execFileP('mknod', ['-m', mode.toString(8), path, ...kind]);
 }
 
 /** Clean absolute form of a tar name: `/a/b`, with `..` clamped at `/`, no trailing slash. */
@@ -220,8 +241,8 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
       }
       const wh = posix.join(parentAbs, original);
       remove(wh);
-      // An overlayfs whiteout: a character device 0/0 (Node has no mknod(2)).
-      await execFileP('mknod', ['-m', '0', wh, 'c', '0', '0']);
+      // An overlayfs whiteout: a character device 0/0.
+      await makeNode(wh, S_IFCHR, 0, 0, 0);
       continue;
     }
     if (whiteouts === 'apply' && base.startsWith(WHITEOUT_PREFIX)) {
@@ -305,10 +326,9 @@ export async function applyLayer(rootDir: string, layer: Readable | AsyncIterabl
           warn({ code: 'W_LAYER_DEVICE_SKIPPED', path: name, message: `Device ${name} skipped: creating device nodes needs root.` });
           continue;
         }
-        const kind = type === 'fifo' ? ['p'] : [type === 'character-device' ? 'c' : 'b', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+        const fileType = type === 'fifo' ? S_IFIFO : type === 'character-device' ? S_IFCHR : S_IFBLK;
         try {
-          // Node has no mknod(2); coreutils' mknod is everywhere this engine runs.
-          await execFileP('mknod', ['-m', mode.toString(8), target, ...kind]);
+          await makeNode(target, fileType, mode, header.devmajor ?? 0, header.devminor ?? 0);
         } catch (err) {
           warn({ code: 'W_LAYER_DEVICE_SKIPPED', path: name, message: `${type} ${name} skipped: ${(err as Error).message.trim()}` });
           continue;
