@@ -12,7 +12,7 @@
  * Each segment is deflated on its own, primed with the previous segment's last 32 KiB as the
  * dictionary (so matches reach across the boundary as in one stream) and ended with a sync flush
  * (byte-aligned, not final); the outputs concatenate into one deflate stream closed by an empty
- * final block, as pigz does. So up to four segments compress at once on libuv's thread pool,
+ * final block, as pigz does. So up to three segments compress at once on libuv's thread pool,
  * and a big compressible layer is no longer bound to one core. The gzip framing (RFC 1952
  * header, CRC-32, size) is written here.
  *
