@@ -3840,7 +3840,7 @@ var import_node_fs5 = require("node:fs");
 var import_promises8 = require("node:fs/promises");
 var import_node_path6 = require("node:path");
 var import_promises9 = require("node:stream/promises");
-var import_node_util2 = require("node:util");
+var import_node_util3 = require("node:util");
 var tar = __toESM(require_tar_stream(), 1);
 
 // packages/builder/src/layer/compression.ts
@@ -4137,6 +4137,7 @@ var import_node_os = __toESM(require("node:os"), 1);
 var import_node_path5 = __toESM(require("node:path"), 1);
 var import_node_stream5 = require("node:stream");
 var import_node_crypto3 = require("node:crypto");
+var import_node_util2 = require("node:util");
 var SYSCALLS = {
   x64: { mount: 165, umount2: 166, mknodat: 259 },
   arm64: { mount: 40, umount2: 39, mknodat: 33 },
@@ -4232,7 +4233,6 @@ function unsupported() {
   return process.env.BUILD_IMAGE_HOST_HELPER === "0" || !SYSCALLS[process.arch];
 }
 function start() {
-  if (unsupported()) return null;
   const nr = SYSCALLS[process.arch];
   let child;
   try {
@@ -4287,6 +4287,7 @@ function refresh(child) {
   }
 }
 function request(fields) {
+  if (unsupported()) return Promise.resolve(void 0);
   if (helper === void 0) helper = start();
   const child = helper;
   if (!child || fields.some((f) => f.includes("\0"))) return Promise.resolve(void 0);
@@ -4308,23 +4309,18 @@ function helperUnmount(target, flags = 0) {
   return requestErrno(["umount", target, String(flags)]);
 }
 function helperMknod(path28, mode, dev) {
-  if (unsupported()) return Promise.resolve(-1);
   return requestErrno(["mknod", path28, String(mode), String(dev)]);
 }
 async function helperTryLock(file2) {
-  if (unsupported()) return void 0;
   const answer = await request(["lock", file2]);
   if (answer === void 0) return void 0;
   const [errno2, id] = answer.split(" ");
   if (errno2 === "0") return Number(id);
   if (Number(errno2) === import_node_os.default.constants.errno.EWOULDBLOCK) return "busy";
-  throw Object.assign(new Error(`cannot lock ${file2}: ${errnoName(Number(errno2))}`), { errno: Number(errno2) });
+  throw Object.assign(new Error(`cannot lock ${file2}: ${(0, import_node_util2.getSystemErrorName)(-Number(errno2))}`), { errno: Number(errno2) });
 }
 async function helperUnlock(id) {
   await request(["unlock", String(id)]);
-}
-function errnoName(n) {
-  return Object.entries(import_node_os.default.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 }
 var outputServer;
 function startOutputServer() {
@@ -4453,7 +4449,7 @@ async function helperSpawn(argv, cwd) {
 }
 
 // packages/builder/src/layer/apply.ts
-var execFileP = (0, import_node_util2.promisify)(import_node_child_process3.execFile);
+var execFileP = (0, import_node_util3.promisify)(import_node_child_process3.execFile);
 function errno(err) {
   return err?.code;
 }
@@ -15803,6 +15799,7 @@ var RuncExecutor = class {
     } catch {
       return;
     }
+    const secretsRoot = this.secretsRoot();
     for (const id of ids) {
       if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
       if (["runc", "crun"].some((rt) => (0, import_node_fs18.existsSync)(import_node_path17.default.join(this.opts.stateDir, rt, id)))) continue;
@@ -15811,7 +15808,7 @@ var RuncExecutor = class {
       try {
         if ((0, import_node_fs18.statSync)(dir).mtimeMs > cutoff) continue;
         (0, import_node_fs18.rmSync)(dir, { recursive: true, force: true });
-        (0, import_node_fs18.rmSync)(import_node_path17.default.join(this.secretsRoot(), `build-image-${id}`), { recursive: true, force: true });
+        (0, import_node_fs18.rmSync)(import_node_path17.default.join(secretsRoot, `build-image-${id}`), { recursive: true, force: true });
       } catch {
       }
     }
@@ -16107,13 +16104,13 @@ var import_node_child_process8 = require("node:child_process");
 var import_promises28 = require("node:fs/promises");
 var import_node_fs19 = require("node:fs");
 var import_node_path20 = __toESM(require("node:path"), 1);
-var import_node_util4 = require("node:util");
+var import_node_util5 = require("node:util");
 
 // packages/builder/src/snapshot/mount.ts
 var import_node_child_process6 = require("node:child_process");
-var import_node_util3 = require("node:util");
+var import_node_util4 = require("node:util");
 var import_node_os7 = require("node:os");
-var run = (0, import_node_util3.promisify)(import_node_child_process6.execFile);
+var run = (0, import_node_util4.promisify)(import_node_child_process6.execFile);
 var MountError2 = class extends BuildError {
   name = "MountError";
   constructor(message, data) {
@@ -16292,7 +16289,7 @@ async function readXattrsPerl(paths) {
 
 // packages/builder/src/snapshot/overlay.ts
 var import_node_crypto18 = require("node:crypto");
-var run2 = (0, import_node_util4.promisify)(import_node_child_process8.execFile);
+var run2 = (0, import_node_util5.promisify)(import_node_child_process8.execFile);
 var MAX_OPTIONS = 3800;
 var OverlaySnapshotter = class {
   kind = "overlay";
@@ -16503,8 +16500,8 @@ var import_node_crypto19 = require("node:crypto");
 var import_node_fs20 = require("node:fs");
 var import_promises29 = require("node:fs/promises");
 var import_node_path21 = __toESM(require("node:path"), 1);
-var import_node_util5 = require("node:util");
-var run3 = (0, import_node_util5.promisify)(import_node_child_process9.execFile);
+var import_node_util6 = require("node:util");
+var run3 = (0, import_node_util6.promisify)(import_node_child_process9.execFile);
 function chainId(diffIds) {
   let chain2 = "";
   for (const d of diffIds) chain2 = chain2 === "" ? d : `sha256:${(0, import_node_crypto19.createHash)("sha256").update(`${chain2} ${d}`).digest("hex")}`;
@@ -17527,7 +17524,7 @@ function withDiffIds(config, layers) {
 var import_node_crypto22 = require("node:crypto");
 var import_node_child_process12 = require("node:child_process");
 var import_promises37 = require("node:fs/promises");
-var import_node_util6 = require("node:util");
+var import_node_util7 = require("node:util");
 var import_node_os10 = __toESM(require("node:os"), 1);
 var import_node_path28 = __toESM(require("node:path"), 1);
 
@@ -17817,7 +17814,7 @@ function flockProcess(file2) {
 }
 
 // packages/builder/src/solve/run-step.ts
-var execFileP2 = (0, import_node_util6.promisify)(import_node_child_process12.execFile);
+var execFileP2 = (0, import_node_util7.promisify)(import_node_child_process12.execFile);
 var PIPES_DIR = "/dev/pipes";
 function runCommand(ins, shell) {
   if (ins.command.form === "exec") return { args: ins.command.args };
@@ -18123,7 +18120,6 @@ var Solver = class {
       if (pending2.length > 0) state.config.rootfs = { type: "layers", diff_ids: state.layers.map((l) => l.diffId) };
       return state;
     } finally {
-      await Promise.allSettled(pending2.map((p) => p.stored));
       const finished = await Promise.allSettled(pending2.map((p) => p.finish()));
       for (const p of pending2) this.pendingLayers.delete(p.placeholder);
       this.pendingByStage.delete(state);
@@ -18980,8 +18976,8 @@ async function ensureUserNamespace() {
 
 // packages/builder/src/rootless/probe.ts
 var import_node_child_process14 = require("node:child_process");
-var import_node_util7 = require("node:util");
-var run4 = (0, import_node_util7.promisify)(import_node_child_process14.execFile);
+var import_node_util8 = require("node:util");
+var run4 = (0, import_node_util8.promisify)(import_node_child_process14.execFile);
 
 // action/src/run.ts
 var import_promises41 = require("node:fs/promises");

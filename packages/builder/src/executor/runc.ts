@@ -228,6 +228,7 @@ export class RuncExecutor implements Executor {
     } catch {
       return;
     }
+    const secretsRoot = this.secretsRoot();
     for (const id of ids) {
       if (!/^bi-[0-9a-f]{16}$/.test(id)) continue;
       if (['runc', 'crun'].some((rt) => existsSync(path.join(this.opts.stateDir, rt, id)))) continue;
@@ -236,7 +237,7 @@ export class RuncExecutor implements Executor {
       try {
         if (statSync(dir).mtimeMs > cutoff) continue;
         rmSync(dir, { recursive: true, force: true });
-        rmSync(path.join(this.secretsRoot(), `build-image-${id}`), { recursive: true, force: true });
+        rmSync(path.join(secretsRoot, `build-image-${id}`), { recursive: true, force: true });
       } catch {
         /* gone meanwhile, or not ours to remove: leave it */
       }
